@@ -1,0 +1,196 @@
+// Package app assembles webhookdb: configuration, the database and Redis
+// pools, the HTTP routes, the job workers, and the command line.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/webhookdb/webhookdb/migrations"
+)
+
+// Env is what the command line reads from the outside world, passed in so
+// that tests can run the command in-process.
+type Env struct {
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) (string, bool)
+}
+
+// Main runs the command line of the webhookdb binary and returns its exit
+// code. SIGINT and SIGTERM start a graceful shutdown.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, os.Args[1:], Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv})
+}
+
+const usage = `webhookdb keeps a PostgreSQL replica of GitHub data, fed by webhooks and backfills.
+
+Usage: webhookdb [-c FILE] COMMAND [flags]
+
+Commands:
+  migrate       apply the database migrations (safe to run twice)
+  serve         web server and job workers in one process
+  web           the web server alone
+  worker        the job workers alone
+  demo          the whole product against a simulated GitHub
+  fake-github   the GitHub simulator alone
+  bench         the benchmarks
+
+Every command takes -c FILE (default config.yml). Environment variables
+override the file; see README.md.
+`
+
+// errUsage marks a mistake on the command line; it exits with code 2.
+var errUsage = errors.New("usage")
+
+type command struct {
+	name string
+	run  func(ctx context.Context, cc *cmdContext) error
+	// flags adds the command's own flags.
+	flags func(fs *flag.FlagSet, cc *cmdContext)
+}
+
+// cmdContext is what a command gets: its parsed flags and the environment.
+type cmdContext struct {
+	env        Env
+	configPath string
+	configSet  bool
+	fs         *flag.FlagSet
+	extra      map[string]any
+}
+
+func (cc *cmdContext) loadConfig(demo bool) (Config, error) {
+	return LoadConfig(LoadOptions{Path: cc.configPath, PathGiven: cc.configSet, Getenv: cc.env.Getenv, Demo: demo})
+}
+
+func commands() []command {
+	return []command{
+		{name: "migrate", run: runMigrate},
+		{name: "serve", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, true, true) }},
+		{name: "web", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, true, false) }},
+		{name: "worker", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, false, true) }},
+		{name: "demo", run: notBuilt("demo")},
+		{name: "fake-github", run: notBuilt("fake-github"), flags: func(fs *flag.FlagSet, cc *cmdContext) {}},
+		{name: "bench", run: notBuilt("bench")},
+	}
+}
+
+func notBuilt(name string) func(context.Context, *cmdContext) error {
+	return func(context.Context, *cmdContext) error {
+		return fmt.Errorf("%s: not built yet", name)
+	}
+}
+
+// Run runs one command line (without the program name) and returns the
+// exit code: 0 on success, 1 on failure, 2 on a usage mistake.
+func Run(ctx context.Context, args []string, env Env) int {
+	if env.Stdout == nil {
+		env.Stdout = io.Discard
+	}
+	if env.Stderr == nil {
+		env.Stderr = io.Discard
+	}
+	err := run(ctx, args, env)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(env.Stderr, "webhookdb: %s\n", strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
+		return 2
+	default:
+		fmt.Fprintf(env.Stderr, "webhookdb: %s\n", oneLine(err.Error()))
+		return 1
+	}
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func run(ctx context.Context, args []string, env Env) error {
+	cc := &cmdContext{env: env, configPath: "config.yml", extra: map[string]any{}}
+	global := flag.NewFlagSet("webhookdb", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	global.Usage = func() {}
+	global.Func("c", "configuration file", func(v string) error { cc.configPath, cc.configSet = v, true; return nil })
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(env.Stdout, usage)
+			return err
+		}
+		return fmt.Errorf("%w: %v (see webhookdb -h)", errUsage, err)
+	}
+	rest := global.Args()
+	if len(rest) == 0 {
+		return fmt.Errorf("%w: no command given; one of migrate, serve, web, worker, demo, fake-github, bench", errUsage)
+	}
+	name := rest[0]
+	if name == "help" {
+		fmt.Fprint(env.Stdout, usage)
+		return nil
+	}
+	var cmd *command
+	for _, c := range commands() {
+		if c.name == name {
+			cmd = &c
+			break
+		}
+	}
+	if cmd == nil {
+		return fmt.Errorf("%w: unknown command %q; one of migrate, serve, web, worker, demo, fake-github, bench", errUsage, name)
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.Func("c", "configuration file", func(v string) error { cc.configPath, cc.configSet = v, true; return nil })
+	if cmd.flags != nil {
+		cmd.flags(fs, cc)
+	}
+	cc.fs = fs
+	if err := fs.Parse(rest[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(env.Stdout, "Usage: webhookdb %s [flags]\n", name)
+			fs.SetOutput(env.Stdout)
+			fs.PrintDefaults()
+			return err
+		}
+		return fmt.Errorf("%w: %s: %v", errUsage, name, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: %s: unexpected argument %q", errUsage, name, fs.Arg(0))
+	}
+	return cmd.run(ctx, cc)
+}
+
+func runMigrate(ctx context.Context, cc *cmdContext) error {
+	cfg, err := cc.loadConfig(false)
+	if err != nil {
+		return err
+	}
+	db, err := OpenDB(cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	res, err := migrations.Up(ctx, db)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if len(res.Applied) == 0 {
+		fmt.Fprintf(cc.env.Stdout, "database is up to date at version %d\n", res.To)
+	} else {
+		fmt.Fprintf(cc.env.Stdout, "migrated database from version %d to %d\n", res.From, res.To)
+	}
+	return nil
+}

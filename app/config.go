@@ -1,0 +1,306 @@
+package app
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration of webhookdb: config.yml, then the
+// environment on top of it.
+type Config struct {
+	// GitHub is go-githubapp's configuration of the app.
+	GitHub githubapp.Config `yaml:"github"`
+
+	DatabaseURL string `yaml:"database_url"`
+	RedisURL    string `yaml:"redis_url"`
+	Addr        string `yaml:"addr"`
+	// PublicURL is where GitHub and browsers reach this server.
+	PublicURL string `yaml:"public_url"`
+	// SessionKey signs sessions and CSRF tokens; at least 32 bytes.
+	SessionKey string `yaml:"session_key"`
+	// Namespace prefixes every Redis key of gocraft/work.
+	Namespace string `yaml:"namespace"`
+	// Workers is the job concurrency of one process.
+	Workers int `yaml:"workers"`
+	// InstallationConcurrency caps the jobs of one installation that call
+	// GitHub at once, so one big installation cannot starve the others.
+	InstallationConcurrency int `yaml:"installation_concurrency"`
+	// ShutdownTimeout bounds how long in-flight requests and jobs may take
+	// to finish after SIGINT or SIGTERM.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+
+	Log LogConfig `yaml:"log"`
+}
+
+// LogConfig says how to log.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // json or text
+}
+
+// Defaults are the values used when neither the file nor the environment
+// sets one.
+func Defaults() Config {
+	c := Config{
+		DatabaseURL:             "postgres://127.0.0.1:5432/webhookdb?sslmode=disable",
+		RedisURL:                "redis://127.0.0.1:6379/0",
+		Addr:                    "127.0.0.1:8080",
+		Namespace:               "webhookdb",
+		Workers:                 8,
+		InstallationConcurrency: 4,
+		ShutdownTimeout:         30 * time.Second,
+		Log:                     LogConfig{Level: "info", Format: "json"},
+	}
+	c.GitHub.WebURL = "https://github.com"
+	c.GitHub.V3APIURL = "https://api.github.com"
+	c.GitHub.V4APIURL = "https://api.github.com/graphql"
+	return c
+}
+
+// LoadOptions says where configuration comes from. Getenv is passed in so
+// that tests and embedders need no process-wide state.
+type LoadOptions struct {
+	// Path of the YAML file; empty means config.yml if it exists.
+	Path string
+	// PathGiven is true when the user named the file, which must then exist.
+	PathGiven bool
+	// Getenv looks up environment variables; nil means none are set.
+	Getenv func(string) (string, bool)
+	// Demo relaxes the checks that only matter for a real GitHub App.
+	Demo bool
+}
+
+// LoadConfig reads the file, applies the environment, fills in derived
+// values and validates the result.
+func LoadConfig(opts LoadOptions) (Config, error) {
+	c := Defaults()
+	path := opts.Path
+	if path == "" {
+		path = "config.yml"
+	}
+	raw, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		dec := yaml.NewDecoder(bytes.NewReader(raw))
+		dec.KnownFields(true)
+		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("config file %s: %w", path, err)
+		}
+	case errors.Is(err, fs.ErrNotExist) && !opts.PathGiven:
+		// No file and none asked for: environment and defaults only.
+	default:
+		return c, fmt.Errorf("config file %s: %w", path, unwrapPathError(err))
+	}
+	if err := applyEnv(&c, opts.Getenv); err != nil {
+		return c, err
+	}
+	if err := c.finish(opts.Demo); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func applyEnv(c *Config, getenv func(string) (string, bool)) error {
+	if getenv == nil {
+		return nil
+	}
+	strs := []struct {
+		name string
+		dst  *string
+	}{
+		{"GITHUB_WEB_URL", &c.GitHub.WebURL},
+		{"GITHUB_V3_API_URL", &c.GitHub.V3APIURL},
+		{"GITHUB_V4_API_URL", &c.GitHub.V4APIURL},
+		{"GITHUB_APP_WEBHOOK_SECRET", &c.GitHub.App.WebhookSecret},
+		{"GITHUB_APP_PRIVATE_KEY", &c.GitHub.App.PrivateKey},
+		{"GITHUB_OAUTH_CLIENT_ID", &c.GitHub.OAuth.ClientID},
+		{"GITHUB_OAUTH_CLIENT_SECRET", &c.GitHub.OAuth.ClientSecret},
+		{"DATABASE_URL", &c.DatabaseURL},
+		{"REDIS_URL", &c.RedisURL},
+		{"WEBHOOKDB_ADDR", &c.Addr},
+		{"WEBHOOKDB_PUBLIC_URL", &c.PublicURL},
+		{"WEBHOOKDB_SESSION_KEY", &c.SessionKey},
+		{"WEBHOOKDB_NAMESPACE", &c.Namespace},
+		{"WEBHOOKDB_LOG_LEVEL", &c.Log.Level},
+		{"WEBHOOKDB_LOG_FORMAT", &c.Log.Format},
+	}
+	for _, s := range strs {
+		if v, ok := getenv(s.name); ok {
+			*s.dst = v
+		}
+	}
+	if v, ok := getenv("GITHUB_APP_INTEGRATION_ID"); ok {
+		id, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return fmt.Errorf("GITHUB_APP_INTEGRATION_ID: %q is not a number", v)
+		}
+		c.GitHub.App.IntegrationID = id
+	}
+	ints := []struct {
+		name string
+		dst  *int
+	}{
+		{"WEBHOOKDB_WORKERS", &c.Workers},
+		{"WEBHOOKDB_INSTALLATION_CONCURRENCY", &c.InstallationConcurrency},
+	}
+	for _, s := range ints {
+		if v, ok := getenv(s.name); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a whole number", s.name, v)
+			}
+			*s.dst = n
+		}
+	}
+	if v, ok := getenv("WEBHOOKDB_SHUTDOWN_TIMEOUT"); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("WEBHOOKDB_SHUTDOWN_TIMEOUT: %q is not a duration such as 30s", v)
+		}
+		c.ShutdownTimeout = d
+	}
+	return nil
+}
+
+// finish derives the values left empty and validates every value, naming
+// the one that is wrong.
+func (c *Config) finish(demo bool) error {
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+
+	if err := checkURL("database_url (DATABASE_URL)", c.DatabaseURL, "postgres", "postgresql"); err != nil {
+		return err
+	}
+	if err := checkURL("redis_url (REDIS_URL)", c.RedisURL, "redis", "rediss"); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("addr (WEBHOOKDB_ADDR): %q is not host:port", c.Addr)
+	}
+	if err := checkURL("public_url (WEBHOOKDB_PUBLIC_URL)", c.PublicURL, "http", "https"); err != nil {
+		return err
+	}
+	if err := checkURL("github.web_url (GITHUB_WEB_URL)", c.GitHub.WebURL, "http", "https"); err != nil {
+		return err
+	}
+	if err := checkURL("github.v3_api_url (GITHUB_V3_API_URL)", c.GitHub.V3APIURL, "http", "https"); err != nil {
+		return err
+	}
+	if c.Namespace == "" || strings.ContainsAny(c.Namespace, " \t\n") {
+		return fmt.Errorf("namespace (WEBHOOKDB_NAMESPACE): %q must be a non-empty word", c.Namespace)
+	}
+	if c.Workers < 1 || c.Workers > 1000 {
+		return fmt.Errorf("workers (WEBHOOKDB_WORKERS): %d is not between 1 and 1000", c.Workers)
+	}
+	if c.InstallationConcurrency < 1 {
+		return fmt.Errorf("installation_concurrency (WEBHOOKDB_INSTALLATION_CONCURRENCY): %d must be at least 1", c.InstallationConcurrency)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return fmt.Errorf("shutdown_timeout (WEBHOOKDB_SHUTDOWN_TIMEOUT): %s must be positive", c.ShutdownTimeout)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level (WEBHOOKDB_LOG_LEVEL): %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		return fmt.Errorf("log.format (WEBHOOKDB_LOG_FORMAT): %q is not json or text", c.Log.Format)
+	}
+	if c.GitHub.App.IntegrationID < 0 {
+		return fmt.Errorf("github.app.integration_id (GITHUB_APP_INTEGRATION_ID): %d is negative", c.GitHub.App.IntegrationID)
+	}
+	if c.GitHub.App.PrivateKey != "" {
+		key, err := loadPrivateKey(c.GitHub.App.PrivateKey)
+		if err != nil {
+			return fmt.Errorf("github.app.private_key (GITHUB_APP_PRIVATE_KEY): %w", err)
+		}
+		c.GitHub.App.PrivateKey = key
+	}
+	if c.SessionKey != "" && len(c.SessionKey) < 32 {
+		return fmt.Errorf("session_key (WEBHOOKDB_SESSION_KEY): %d bytes is too short, use 32 or more", len(c.SessionKey))
+	}
+	return nil
+}
+
+// RequireApp checks what serving GitHub needs: an app id, a key, a webhook
+// secret and a session key. migrate does not need them, serve does.
+func (c *Config) RequireApp() error {
+	switch {
+	case c.GitHub.App.IntegrationID == 0:
+		return errors.New("github.app.integration_id (GITHUB_APP_INTEGRATION_ID) is required")
+	case c.GitHub.App.PrivateKey == "":
+		return errors.New("github.app.private_key (GITHUB_APP_PRIVATE_KEY) is required: PEM text or the path of a PEM file")
+	case c.GitHub.App.WebhookSecret == "":
+		return errors.New("github.app.webhook_secret (GITHUB_APP_WEBHOOK_SECRET) is required")
+	case c.SessionKey == "":
+		return errors.New("session_key (WEBHOOKDB_SESSION_KEY) is required: 32 or more random bytes")
+	}
+	return nil
+}
+
+func checkURL(name, raw string, schemes ...string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("%s: %q is not a URL", name, raw)
+	}
+	for _, s := range schemes {
+		if u.Scheme == s {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s: %q must start with %s://", name, raw, strings.Join(schemes, ":// or "))
+}
+
+// loadPrivateKey accepts the key as PEM text or as the path of a PEM file,
+// and returns the PEM text after checking that it holds an RSA key.
+func loadPrivateKey(v string) (string, error) {
+	pemText := v
+	if !strings.Contains(v, "-----BEGIN") {
+		raw, err := os.ReadFile(strings.TrimSpace(v))
+		if err != nil {
+			return "", fmt.Errorf("neither PEM text nor a readable file: %w", unwrapPathError(err))
+		}
+		pemText = string(raw)
+	}
+	block, _ := pem.Decode([]byte(pemText))
+	if block == nil {
+		return "", errors.New("no PEM block found")
+	}
+	if _, err := x509.ParsePKCS1PrivateKey(block.Bytes); err != nil {
+		k, err2 := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err2 != nil {
+			return "", fmt.Errorf("not an RSA private key: %w", err)
+		}
+		if _, ok := k.(*rsa.PrivateKey); !ok {
+			return "", errors.New("not an RSA private key")
+		}
+	}
+	return pemText, nil
+}

@@ -1,0 +1,115 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+)
+
+// Services are the long-lived connections and registries of one process.
+type Services struct {
+	Config  Config
+	Logger  zerolog.Logger
+	DB      *sql.DB
+	Redis   *redis.Pool
+	Metrics *prometheus.Registry
+}
+
+// NewLogger builds the process logger from the configuration.
+func NewLogger(c LogConfig, w io.Writer) zerolog.Logger {
+	if c.Format == "text" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	level, err := zerolog.ParseLevel(c.Level)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// OpenDB opens a PostgreSQL pool. It does not connect: readiness is checked
+// by Ping, so a process can start while the database is still coming up.
+func OpenDB(url string) (*sql.DB, error) {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return db, nil
+}
+
+// OpenRedis builds a Redis pool for url.
+func OpenRedis(url string, maxActive int) *redis.Pool {
+	return &redis.Pool{
+		MaxIdle:     maxActive,
+		MaxActive:   maxActive,
+		Wait:        true,
+		IdleTimeout: 5 * time.Minute,
+		Dial: func() (redis.Conn, error) {
+			return redis.DialURL(url,
+				redis.DialConnectTimeout(5*time.Second),
+				redis.DialReadTimeout(30*time.Second),
+				redis.DialWriteTimeout(10*time.Second))
+		},
+		TestOnBorrow: func(c redis.Conn, t time.Time) error {
+			if time.Since(t) < time.Minute {
+				return nil
+			}
+			_, err := c.Do("PING")
+			return err
+		},
+	}
+}
+
+// NewServices opens the database and Redis pools and the metrics registry.
+func NewServices(c Config, logger zerolog.Logger) (*Services, error) {
+	db, err := OpenDB(c.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &Services{
+		Config:  c,
+		Logger:  logger,
+		DB:      db,
+		Redis:   OpenRedis(c.RedisURL, c.Workers*2+16),
+		Metrics: reg,
+	}, nil
+}
+
+// Close releases the pools.
+func (s *Services) Close() error {
+	return errors.Join(s.DB.Close(), s.Redis.Close())
+}
+
+// Ready checks that the database and Redis answer. The error names the one
+// that does not.
+func (s *Services) Ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var errs []error
+	if err := s.DB.PingContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("database: %w", err))
+	}
+	conn, err := s.Redis.GetContext(ctx)
+	if err == nil {
+		_, err = redis.DoContext(conn, ctx, "PING")
+		conn.Close()
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("redis: %w", err))
+	}
+	return errors.Join(errs...)
+}
