@@ -1,0 +1,71 @@
+// Package process turns parsed GitHub objects (go-github v60 types) into
+// rows of the replica. It never makes an HTTP request: webhooks (handlers/)
+// and backfills (jobs/) fetch, this package writes, inside the caller's
+// transaction.
+//
+// Every function keeps the design's rules:
+//   - newer wins: a row is only overwritten by data whose GitHub updated_at
+//     is at least as new as the stored one; older data returns Stale and
+//     writes nothing;
+//   - a nested object's staleness never blocks its parent;
+//   - partial objects (a user with only id and login, a label with only a
+//     name) never erase fields stored earlier from a full object;
+//   - last_replicated_via_<via>_at is stamped with Meta.FetchedAt.
+package process
+
+import (
+	"errors"
+	"time"
+)
+
+// Via says where data came from.
+type Via int
+
+const (
+	// ViaWebhook is data from a webhook payload.
+	ViaWebhook Via = iota + 1
+	// ViaAPI is data fetched from the GitHub REST API.
+	ViaAPI
+)
+
+func (v Via) String() string {
+	switch v {
+	case ViaWebhook:
+		return "webhook"
+	case ViaAPI:
+		return "api"
+	}
+	return "unknown"
+}
+
+// Meta is how and when the data being written was obtained.
+type Meta struct {
+	Via Via
+	// FetchedAt is when the data was received from GitHub.
+	FetchedAt time.Time
+}
+
+// Outcome says what a write did with the main object.
+type Outcome int
+
+const (
+	// Written means the row was inserted or updated.
+	Written Outcome = iota + 1
+	// Stale means the stored row is newer and was kept.
+	Stale
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Written:
+		return "written"
+	case Stale:
+		return "stale"
+	}
+	return "unknown"
+}
+
+// ErrInvalid wraps an error for data that cannot be stored as given (a
+// missing id, a pull request without a base repository). Callers answer it
+// as bad input rather than as a failure to store.
+var ErrInvalid = errors.New("invalid GitHub object")
