@@ -12,10 +12,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
-	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/migrations"
 )
 
@@ -86,7 +84,10 @@ func serve(ctx context.Context, svc *Services, ln net.Listener, worker bool) err
 	}
 	var stopWorkers func()
 	if worker {
-		pool := jobs.NewWorkerPool(jobs.Deps{DB: svc.DB, Redis: svc.Redis, Namespace: svc.Config.Namespace, Logger: log}, svc.Config.Workers)
+		pool, err := NewWorkerPool(svc)
+		if err != nil {
+			return err
+		}
 		pool.Start()
 		log.Info().Int("concurrency", svc.Config.Workers).Str("namespace", svc.Config.Namespace).Msg("job workers started")
 		stopWorkers = pool.Stop
@@ -130,24 +131,6 @@ func serve(ctx context.Context, svc *Services, ln net.Listener, worker bool) err
 	wg.Wait()
 	log.Info().Msg("stopped")
 	return runErr
-}
-
-// NewHandler builds every HTTP route of the web server.
-func NewHandler(svc *Services) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if err := svc.Ready(r.Context()); err != nil {
-			svc.Logger.Warn().Err(err).Msg("not ready")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": err.Error()})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(svc.Metrics, promhttp.HandlerOpts{Registry: svc.Metrics}))
-	return instrument(svc.Metrics, svc.Logger, mux)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
