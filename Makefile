@@ -1,0 +1,42 @@
+# webhookdb: see README.md.
+GO ?= go
+# The whole suite on a 2-core machine; the test packages run in parallel,
+# each on its own database and Redis namespace.
+TEST_FLAGS ?= -count=1 -timeout 25m
+
+.PHONY: build test check fmt vet models models-check services demo fake-github bench ci
+
+build:
+	$(GO) build -o webhookdb .
+
+test: services
+	$(GO) test $(TEST_FLAGS) ./...
+
+# What CI checks besides the tests.
+check: fmt vet models-check
+
+fmt:
+	@out=$$(gofmt -l .); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+# Regenerate models/ from the migrations (needs PostgreSQL).
+models: services
+	scripts/models.sh
+
+models-check: services
+	scripts/models.sh --check
+
+services:
+	@scripts/services.sh
+
+# Until `webhookdb demo` exists: the simulator and the app side by side.
+demo: build services
+	scripts/demo.sh
+
+bench: build services
+	./webhookdb bench
+
+ci: check test

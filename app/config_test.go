@@ -1,0 +1,163 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/webhookdb/webhookdb/internal/testutil"
+)
+
+func envMap(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadConfigFileAndEnv(t *testing.T) {
+	key := testutil.PrivateKeyPEM(t)
+	keyPath := writeFile(t, "app.pem", key)
+	file := writeFile(t, "config.yml", `
+github:
+  web_url: https://github.example.com
+  v3_api_url: https://github.example.com/api/v3/
+  app:
+    integration_id: 1234
+    webhook_secret: from-file
+    private_key: `+keyPath+`
+  oauth:
+    client_id: Iv1.abc
+    client_secret: s3cret
+database_url: postgres://db.example.com:5432/replica?sslmode=disable
+addr: 0.0.0.0:9000
+workers: 3
+shutdown_timeout: 5s
+log:
+  level: debug
+`)
+	tests := []struct {
+		name  string
+		env   map[string]string
+		check func(t *testing.T, c Config)
+	}{
+		{"file values", nil, func(t *testing.T, c Config) {
+			if c.GitHub.App.IntegrationID != 1234 || c.GitHub.App.WebhookSecret != "from-file" {
+				t.Errorf("app = %+v", c.GitHub.App)
+			}
+			if c.GitHub.App.PrivateKey != key {
+				t.Errorf("private key path was not read into PEM text")
+			}
+			if c.GitHub.OAuth.ClientID != "Iv1.abc" || c.Workers != 3 || c.Addr != "0.0.0.0:9000" || c.ShutdownTimeout != 5*time.Second || c.Log.Level != "debug" {
+				t.Errorf("config = %+v", c)
+			}
+			if c.PublicURL != "http://0.0.0.0:9000" {
+				t.Errorf("public_url default = %q", c.PublicURL)
+			}
+			if c.RedisURL != "redis://127.0.0.1:6379/0" || c.Namespace != "webhookdb" {
+				t.Errorf("defaults not kept: %q %q", c.RedisURL, c.Namespace)
+			}
+		}},
+		{"environment overrides the file", map[string]string{
+			"GITHUB_APP_WEBHOOK_SECRET":  "from-env",
+			"GITHUB_APP_INTEGRATION_ID":  "99",
+			"GITHUB_APP_PRIVATE_KEY":     key,
+			"GITHUB_OAUTH_CLIENT_SECRET": "env-secret",
+			"GITHUB_V3_API_URL":          "http://127.0.0.1:7000/api/v3/",
+			"DATABASE_URL":               "postgres://127.0.0.1:5432/other?sslmode=disable",
+			"REDIS_URL":                  "redis://127.0.0.1:6379/2",
+			"WEBHOOKDB_ADDR":             "127.0.0.1:8181",
+			"WEBHOOKDB_PUBLIC_URL":       "https://hooks.example.com/",
+			"WEBHOOKDB_SESSION_KEY":      strings.Repeat("k", 32),
+			"WEBHOOKDB_NAMESPACE":        "ns",
+			"WEBHOOKDB_WORKERS":          "16",
+		}, func(t *testing.T, c Config) {
+			if c.GitHub.App.WebhookSecret != "from-env" || c.GitHub.App.IntegrationID != 99 || c.GitHub.OAuth.ClientSecret != "env-secret" {
+				t.Errorf("github = %+v", c.GitHub)
+			}
+			if c.GitHub.V3APIURL != "http://127.0.0.1:7000/api/v3/" || c.DatabaseURL != "postgres://127.0.0.1:5432/other?sslmode=disable" || c.RedisURL != "redis://127.0.0.1:6379/2" {
+				t.Errorf("urls = %q %q %q", c.GitHub.V3APIURL, c.DatabaseURL, c.RedisURL)
+			}
+			if c.Addr != "127.0.0.1:8181" || c.PublicURL != "https://hooks.example.com" || c.Namespace != "ns" || c.Workers != 16 {
+				t.Errorf("config = %+v", c)
+			}
+			if err := c.RequireApp(); err != nil {
+				t.Errorf("RequireApp: %v", err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := LoadConfig(LoadOptions{Path: file, PathGiven: true, Getenv: envMap(tt.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		file    string // YAML; empty means no file
+		given   bool
+		env     map[string]string
+		wantErr string
+	}{
+		{"named file missing", "", true, nil, "no such file"},
+		{"unknown key", "databse_url: x\n", true, nil, "field databse_url not found"},
+		{"not yaml", "github: [\n", true, nil, "config file"},
+		{"bad workers env", "", false, map[string]string{"WEBHOOKDB_WORKERS": "many"}, `WEBHOOKDB_WORKERS: "many" is not a whole number`},
+		{"zero workers", "workers: 0\n", true, nil, "workers (WEBHOOKDB_WORKERS): 0 is not between 1 and 1000"},
+		{"bad app id", "", false, map[string]string{"GITHUB_APP_INTEGRATION_ID": "abc"}, "GITHUB_APP_INTEGRATION_ID"},
+		{"database url scheme", "", false, map[string]string{"DATABASE_URL": "mysql://x/y"}, "database_url (DATABASE_URL)"},
+		{"redis url", "", false, map[string]string{"REDIS_URL": "localhost"}, "redis_url (REDIS_URL)"},
+		{"addr", "", false, map[string]string{"WEBHOOKDB_ADDR": "8080"}, "addr (WEBHOOKDB_ADDR)"},
+		{"short session key", "", false, map[string]string{"WEBHOOKDB_SESSION_KEY": "short"}, "session_key (WEBHOOKDB_SESSION_KEY): 5 bytes is too short"},
+		{"private key path missing", "", false, map[string]string{"GITHUB_APP_PRIVATE_KEY": "/nonexistent/key.pem"}, "github.app.private_key"},
+		{"private key garbage", "", false, map[string]string{"GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----\n"}, "github.app.private_key"},
+		{"log level", "log:\n  level: loud\n", true, nil, "log.level"},
+		{"shutdown timeout", "", false, map[string]string{"WEBHOOKDB_SHUTDOWN_TIMEOUT": "soon"}, "WEBHOOKDB_SHUTDOWN_TIMEOUT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yml")
+			if tt.file != "" {
+				path = writeFile(t, "config.yml", tt.file)
+			}
+			_, err := LoadConfig(LoadOptions{Path: path, PathGiven: tt.given, Getenv: envMap(tt.env)})
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("err = %v; want it to mention %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestMissingDefaultConfigIsFine(t *testing.T) {
+	c, err := LoadConfig(LoadOptions{Path: filepath.Join(t.TempDir(), "config.yml"), Getenv: envMap(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseURL != Defaults().DatabaseURL || c.Workers != 8 {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if err := c.RequireApp(); err == nil {
+		t.Fatal("RequireApp passed with no app configured")
+	}
+}
+
+// The example config.yml at the repository root must load.
+func TestExampleConfigLoads(t *testing.T) {
+	if _, err := LoadConfig(LoadOptions{Path: "../config.yml", PathGiven: true, Getenv: envMap(nil)}); err != nil {
+		t.Fatal(err)
+	}
+}
