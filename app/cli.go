@@ -79,7 +79,7 @@ func commands() []command {
 		{name: "web", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, true, false) }},
 		{name: "worker", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, false, true) }},
 		{name: "demo", run: notBuilt("demo")},
-		{name: "fake-github", run: notBuilt("fake-github"), flags: func(fs *flag.FlagSet, cc *cmdContext) {}},
+		{name: "fake-github", run: runFakeGitHub, flags: fakeGitHubFlags},
 		{name: "bench", run: notBuilt("bench")},
 	}
 }

@@ -21,5 +21,7 @@ func NewHandler(svc *Services) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(svc.Metrics, promhttp.HandlerOpts{Registry: svc.Metrics}))
+	mountWebhooks(mux, svc) // POST /replication and /api/github/hook (webhooks.go)
+	mountLoad(mux, svc)     // load endpoints, /status, login and home page (routes_load.go)
 	return instrument(svc.Metrics, svc.Logger, mux)
 }

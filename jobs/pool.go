@@ -1,13 +1,27 @@
 // Package jobs holds the background work of webhookdb: gocraft/work jobs on
 // Redis that call GitHub with installation tokens and hand the results to
 // the process package.
+//
+// A collection (an installation's repositories, a repository's pull
+// requests, a pull request's files...) is scanned by three jobs: spawn_<c>
+// fetches page 1, learns the page count from the Link header and queues one
+// sync_page_of_<c> per further page; the pages run in parallel; the page
+// whose transaction brings pages_done+pages_failed to pages_total queues
+// <c>_scanned, which sweeps what GitHub no longer lists and ends the scan.
+// The fan-in lives in PostgreSQL (scan, scan_page), so any worker process
+// can run any job and a killed one loses nothing: every job is idempotent
+// and a periodic sweeper re-queues scans that stopped making progress.
 package jobs
 
 import (
+	"context"
 	"database/sql"
+	"fmt"
+	"time"
 
 	"github.com/gocraft/work"
 	"github.com/gomodule/redigo/redis"
+	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 )
 
@@ -18,20 +32,161 @@ type Deps struct {
 	Redis     *redis.Pool
 	Namespace string
 	Logger    zerolog.Logger
+
+	// GitHub makes installation clients (installation tokens through
+	// ghinstallation) and the app client.
+	GitHub githubapp.ClientCreator
+	// InstallationConcurrency caps the jobs of one installation calling
+	// GitHub at once, across every worker process; default 4.
+	InstallationConcurrency int
+	// LeaseTTL is how long a concurrency slot stays taken by a job that
+	// never released it (a killed worker); default 2 minutes.
+	LeaseTTL time.Duration
+	// StuckAfter is how long a queued or running scan may go without
+	// progress before the sweeper queues its missing jobs again; default
+	// 2 minutes.
+	StuckAfter time.Duration
+	// MaxFails is how many times a job runs before its page fails for
+	// good; default 5.
+	MaxFails uint
+	// RetryDelay is the first retry's delay, doubling after each failure
+	// (up to 5 minutes); default 2s. gocraft/work counts it in seconds.
+	RetryDelay time.Duration
+	// BusyDelay is how long a job waits when its installation is at its
+	// concurrency cap; default 1s.
+	BusyDelay time.Duration
+	// RateLimitFloor is how long an installation waits when GitHub says
+	// its limit is spent but the reset time it gives has already passed
+	// (clock skew); default 30s.
+	RateLimitFloor time.Duration
+	// SweepSpec is the cron spec (with seconds) of the periodic sweeper;
+	// default every 15 seconds. "-" turns it off.
+	SweepSpec string
+}
+
+func (d Deps) withDefaults() Deps {
+	if d.InstallationConcurrency <= 0 {
+		d.InstallationConcurrency = 4
+	}
+	if d.LeaseTTL <= 0 {
+		d.LeaseTTL = 2 * time.Minute
+	}
+	if d.StuckAfter <= 0 {
+		d.StuckAfter = 2 * time.Minute
+	}
+	if d.MaxFails == 0 {
+		d.MaxFails = 5
+	}
+	if d.RetryDelay <= 0 {
+		d.RetryDelay = 2 * time.Second
+	}
+	if d.BusyDelay <= 0 {
+		d.BusyDelay = time.Second
+	}
+	if d.RateLimitFloor <= 0 {
+		d.RateLimitFloor = 30 * time.Second
+	}
+	if d.SweepSpec == "" {
+		d.SweepSpec = "*/15 * * * * *"
+	}
+	return d
 }
 
 // Context is gocraft/work's per-job context. gocraft/work builds a fresh one
 // for each job by reflection, so it carries no state of its own.
 type Context struct{}
 
-// NewWorkerPool builds the pool that runs jobs with the given concurrency.
-// It does not start it.
+// JobSweep is the periodic sweeper's job name.
+const JobSweep = "sweep_scans"
+
+// jobTimeout bounds one job run, so a hung GitHub answer frees its worker.
+const jobTimeout = 5 * time.Minute
+
+// NewWorkerPool builds the pool that runs every job with the given
+// concurrency. It does not start it.
 func NewWorkerPool(d Deps, concurrency int) *work.WorkerPool {
-	pool := work.NewWorkerPool(Context{}, uint(concurrency), d.Namespace, d.Redis)
+	e := newEngine(d)
+	pool := work.NewWorkerPool(Context{}, uint(concurrency), e.deps.Namespace, e.deps.Redis)
+	opts := work.JobOptions{
+		MaxFails: e.deps.MaxFails,
+		Backoff:  e.backoff,
+	}
+	for name, fn := range e.handlers() {
+		pool.JobWithOptions(name, opts, e.wrap(name, fn))
+	}
+	// The sweeper is cheap and idempotent; one failed run is followed by
+	// the next, so it does not retry.
+	pool.JobWithOptions(JobSweep, work.JobOptions{MaxFails: 1, SkipDead: true}, e.wrap(JobSweep, func(ctx context.Context, _ *work.Job) error {
+		_, err := e.sweep(ctx)
+		return err
+	}))
+	if e.deps.SweepSpec != "-" {
+		pool.PeriodicallyEnqueue(e.deps.SweepSpec, JobSweep)
+	}
 	return pool
 }
 
 // NewEnqueuer builds the enqueuer that web handlers use to queue jobs.
 func NewEnqueuer(d Deps) *work.Enqueuer {
 	return work.NewEnqueuer(d.Namespace, d.Redis)
+}
+
+// engine is the shared state of the jobs of one process: Deps and the
+// enqueuer. It holds nothing mutable.
+type engine struct {
+	deps Deps
+	enq  *work.Enqueuer
+}
+
+func newEngine(d Deps) *engine {
+	d = d.withDefaults()
+	return &engine{deps: d, enq: NewEnqueuer(d)}
+}
+
+// backoff is the delay in seconds before retry number job.Fails.
+func (e *engine) backoff(job *work.Job) int64 {
+	d := e.deps.RetryDelay
+	for i := int64(1); i < job.Fails && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 5*time.Minute)
+	return max(int64(d/time.Second), 1)
+}
+
+// lastAttempt says whether a failure of this run sends the job to the dead
+// queue; the job then records the failure itself so its scan still ends.
+func (e *engine) lastAttempt(job *work.Job) bool {
+	return job.Fails+1 >= int64(e.deps.MaxFails)
+}
+
+type jobFunc func(ctx context.Context, job *work.Job) error
+
+// wrap turns a job function into gocraft/work's generic handler: a context
+// with a deadline and a logged error.
+func (e *engine) wrap(name string, fn jobFunc) func(*work.Job) error {
+	return func(job *work.Job) error {
+		ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
+		defer cancel()
+		err := fn(ctx, job)
+		if err != nil {
+			e.deps.Logger.Warn().Err(err).Str("job", name).Str("job_id", job.ID).
+				Interface("args", job.Args).Int64("fails", job.Fails).Msg("job failed; gocraft/work retries it")
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
+	}
+}
+
+// handlers maps every job name to its function.
+func (e *engine) handlers() map[string]jobFunc {
+	h := map[string]jobFunc{}
+	for _, c := range collections {
+		h[SpawnJob(c.name)] = e.spawnJob
+		h[PageJob(c.name)] = e.pageJob
+		h[ScannedJob(c.name)] = e.scannedJob
+	}
+	for _, k := range singleKinds {
+		h[k] = e.singleJob
+	}
+	return h
 }

@@ -1,6 +1,12 @@
 package jobs
 
 import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
 	"context"
 	"fmt"
 
@@ -53,7 +59,11 @@ type ScanRequest struct {
 	State string
 	// Children also loads the children of what is scanned.
 	Children bool
-	// Full ignores what earlier scans saw (no since, no ETags).
+	// Full forces a complete listing even when an earlier scan completed:
+	// every page is read (304s from stored ETags still cost nothing) and
+	// rows GitHub no longer lists are removed. Without it, pulls, issues
+	// and issue comments after a complete scan only read the pages updated
+	// since that scan started.
 	Full bool
 	// RequestedBy says who asked: a login, "installation:<id>" or "webhook".
 	RequestedBy string
@@ -62,24 +72,318 @@ type ScanRequest struct {
 // Scheduler queues scans. The web side (handlers/, load/, ui/) uses it; it
 // never calls GitHub itself.
 type Scheduler struct {
-	deps     Deps
-	enqueuer *work.Enqueuer
+	e *engine
 }
 
 // NewScheduler builds a Scheduler on the app's pools.
 func NewScheduler(d Deps) *Scheduler {
-	return &Scheduler{deps: d, enqueuer: NewEnqueuer(d)}
+	return &Scheduler{e: newEngine(d)}
 }
 
 // Scan records a scan and queues its first job. When a scan of the same
 // collection is already queued or running, it returns that one and
 // joined=true instead of starting another.
 func (s *Scheduler) Scan(ctx context.Context, req ScanRequest) (scanID int64, joined bool, err error) {
-	return 0, false, fmt.Errorf("scan %s of %s/%s: not built yet", req.Kind, req.Owner, req.Repo)
+	if err := req.validate(); err != nil {
+		return 0, false, err
+	}
+	tx, err := s.e.deps.DB.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, false, fmt.Errorf("scan %s of %s: begin: %w", req.Kind, req.target(), err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
+	id, joined, err := s.e.startScan(ctx, tx, req, 0)
+	if err != nil {
+		return 0, false, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, false, fmt.Errorf("scan %s of %s: commit: %w", req.Kind, req.target(), err)
+	}
+	if !joined {
+		if err := s.e.enqueueFirst(req.Kind, id); err != nil {
+			// The row is there; the sweeper queues its job later.
+			return id, false, err
+		}
+	}
+	return id, joined, nil
 }
 
 // CancelInstallation stops the queued work of a deleted installation: its
 // queued and running scans end as failed and their jobs do nothing.
 func (s *Scheduler) CancelInstallation(ctx context.Context, installationID int64) error {
-	return fmt.Errorf("cancel installation %d: not built yet", installationID)
+	_, err := s.e.deps.DB.ExecContext(ctx, `
+		UPDATE scan SET status = 'failed', incomplete = true, finished_at = now(),
+			error = 'installation deleted'
+		WHERE status IN ('queued', 'running')
+		  AND (installation_id = $1
+		       OR (installation_id IS NULL AND repo_id IN (
+		           SELECT repo_id FROM github_installation_repository WHERE installation_id = $1)))`,
+		installationID)
+	if err != nil {
+		return fmt.Errorf("cancel the scans of installation %d: %w", installationID, err)
+	}
+	return nil
+}
+
+// ErrNoScan says there is no scan with that id.
+var ErrNoScan = errors.New("no such scan")
+
+// ScanStatus is what GET /status/{scan_id} answers.
+type ScanStatus struct {
+	ID          int64      `json:"id"`
+	Kind        string     `json:"kind"`
+	Status      string     `json:"status"` // queued, running, done, failed
+	Incomplete  bool       `json:"incomplete"`
+	PagesTotal  *int       `json:"pages_total"`
+	PagesDone   int        `json:"pages_done"`
+	PagesFailed int        `json:"pages_failed"`
+	Items       int        `json:"items"`
+	Requests    int        `json:"requests"`
+	NotModified int        `json:"not_modified"`
+	Errors      int        `json:"errors"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	Error       *string    `json:"error"`
+	ParentID    *int64     `json:"parent_scan_id,omitempty"`
+}
+
+// Status reads one scan; ErrNoScan when there is none.
+func (s *Scheduler) Status(ctx context.Context, scanID int64) (ScanStatus, error) {
+	var st ScanStatus
+	var total sql.NullInt32
+	var started, finished sql.NullTime
+	var errText sql.NullString
+	var parent sql.NullInt64
+	var params []byte
+	err := s.e.deps.DB.QueryRowContext(ctx, `
+		SELECT id, kind, status, incomplete, pages_total, pages_done, pages_failed, items,
+		       requests, not_modified, started_at, finished_at, error, parent_scan_id, params
+		FROM scan WHERE id = $1`, scanID).Scan(&st.ID, &st.Kind, &st.Status, &st.Incomplete,
+		&total, &st.PagesDone, &st.PagesFailed, &st.Items, &st.Requests, &st.NotModified,
+		&started, &finished, &errText, &parent, &params)
+	if errors.Is(err, sql.ErrNoRows) {
+		return st, fmt.Errorf("scan %d: %w", scanID, ErrNoScan)
+	}
+	if err != nil {
+		return st, fmt.Errorf("read scan %d: %w", scanID, err)
+	}
+	if total.Valid {
+		n := int(total.Int32)
+		st.PagesTotal = &n
+	}
+	if started.Valid {
+		st.StartedAt = &started.Time
+	}
+	if finished.Valid {
+		st.FinishedAt = &finished.Time
+	}
+	if errText.Valid {
+		st.Error = &errText.String
+	}
+	if parent.Valid {
+		st.ParentID = &parent.Int64
+	}
+	var p scanParams
+	if err := json.Unmarshal(params, &p); err == nil {
+		st.Errors = p.Errors
+	}
+	return st, nil
+}
+
+// Sweep queues again the jobs of scans that stopped making progress (a
+// killed worker, a lost job) and returns how many scans it touched. The
+// worker pool runs it periodically; tests and tools may call it directly.
+func (s *Scheduler) Sweep(ctx context.Context) (int, error) {
+	return s.e.sweep(ctx)
+}
+
+// scanParams are the request details kept in scan.params.
+type scanParams struct {
+	Name     string `json:"name,omitempty"`
+	State    string `json:"state,omitempty"`
+	Children bool   `json:"children,omitempty"`
+	Errors   int    `json:"errors,omitempty"`
+}
+
+func isCollection(kind string) bool {
+	_, ok := collectionsByName[kind]
+	return ok
+}
+
+func isSingle(kind string) bool {
+	for _, k := range singleKinds {
+		if k == kind {
+			return true
+		}
+	}
+	return false
+}
+
+func (r ScanRequest) validate() error {
+	switch {
+	case !isCollection(r.Kind) && !isSingle(r.Kind):
+		return fmt.Errorf("scan: unknown kind %q", r.Kind)
+	case r.Kind == CollectionRepositories:
+		if r.InstallationID == 0 {
+			return fmt.Errorf("scan of repositories: installation id missing")
+		}
+	case r.Kind == JobSyncUser:
+		if r.Name == "" {
+			return fmt.Errorf("scan %s: user login (Name) missing", r.Kind)
+		}
+	default:
+		if r.Owner == "" || r.Repo == "" {
+			return fmt.Errorf("scan %s: owner and repo are required", r.Kind)
+		}
+	}
+	switch r.Kind {
+	case JobSyncPullRequest, JobSyncIssue, JobSyncMilestone, CollectionPullRequestFiles,
+		CollectionPullRequestReviews, CollectionPullRequestReviewComments:
+		if r.Number <= 0 {
+			return fmt.Errorf("scan %s of %s/%s: number missing", r.Kind, r.Owner, r.Repo)
+		}
+	case JobSyncLabel:
+		if r.Name == "" {
+			return fmt.Errorf("scan %s of %s/%s: label name missing", r.Kind, r.Owner, r.Repo)
+		}
+	}
+	switch r.State {
+	case "", "all", "open", "closed":
+	default:
+		return fmt.Errorf("scan %s: state %q is not open, closed or all", r.Kind, r.State)
+	}
+	return nil
+}
+
+func (r ScanRequest) target() string {
+	switch {
+	case r.Kind == CollectionRepositories:
+		return fmt.Sprintf("installation %d", r.InstallationID)
+	case r.Kind == JobSyncUser:
+		return r.Name
+	case r.Number != 0:
+		return fmt.Sprintf("%s/%s#%d", r.Owner, r.Repo, r.Number)
+	}
+	return r.Owner + "/" + r.Repo
+}
+
+// scanKey identifies a collection (or object): one queued or running scan
+// per key, enforced by scan_running_key_idx.
+func (r ScanRequest) scanKey() string {
+	switch r.Kind {
+	case CollectionRepositories:
+		return fmt.Sprintf("%s:installation:%d", r.Kind, r.InstallationID)
+	case JobSyncUser:
+		return r.Kind + ":" + strings.ToLower(r.Name)
+	}
+	k := fmt.Sprintf("%s:%s/%s", r.Kind, strings.ToLower(r.Owner), strings.ToLower(r.Repo))
+	if r.Number != 0 {
+		k += fmt.Sprintf("#%d", r.Number)
+	}
+	if r.Name != "" {
+		k += ":" + r.Name
+	}
+	if r.State != "" && r.State != "all" {
+		k += ":state=" + r.State
+	}
+	return k
+}
+
+// sinceMargin covers clock skew between GitHub and us, and writes that
+// landed on GitHub while the last scan was reading.
+const sinceMargin = 2 * time.Minute
+
+// queryer is what startScan needs: a transaction or the pool.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// startScan inserts the scan row, or finds the running one of the same
+// key (joined). The caller queues the first job after commit.
+func (e *engine) startScan(ctx context.Context, tx queryer, req ScanRequest, parentID int64) (int64, bool, error) {
+	key := req.scanKey()
+	params, err := json.Marshal(scanParams{Name: req.Name, State: req.State, Children: req.Children})
+	if err != nil {
+		return 0, false, fmt.Errorf("scan %s of %s: params: %w", req.Kind, req.target(), err)
+	}
+	var repoID, instID sql.NullInt64
+	if req.InstallationID != 0 {
+		instID = sql.NullInt64{Int64: req.InstallationID, Valid: true}
+	}
+	if req.Owner != "" {
+		err := tx.QueryRowContext(ctx, `
+			SELECT r.id, ir.installation_id FROM github_repository r
+			LEFT JOIN github_installation_repository ir ON ir.repo_id = r.id
+			WHERE lower(r.full_name) = lower($1)
+			ORDER BY r.updated_at DESC NULLS LAST LIMIT 1`, req.Owner+"/"+req.Repo).Scan(&repoID, &instID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, false, fmt.Errorf("scan %s of %s: look up repository: %w", req.Kind, req.target(), err)
+		}
+		if req.InstallationID != 0 {
+			instID = sql.NullInt64{Int64: req.InstallationID, Valid: true}
+		}
+	}
+	var since sql.NullTime
+	if c, ok := collectionsByName[req.Kind]; ok && c.incremental && !req.Full {
+		var last sql.NullTime
+		err := tx.QueryRowContext(ctx, `
+			SELECT max(started_at) FROM scan
+			WHERE scan_key = $1 AND status = 'done' AND NOT incomplete`, key).Scan(&last)
+		if err != nil {
+			return 0, false, fmt.Errorf("scan %s of %s: last complete scan: %w", req.Kind, req.target(), err)
+		}
+		if last.Valid {
+			since = sql.NullTime{Time: last.Time.Add(-sinceMargin), Valid: true}
+		}
+	}
+	var parent sql.NullInt64
+	if parentID != 0 {
+		parent = sql.NullInt64{Int64: parentID, Valid: true}
+	}
+	for attempt := 0; attempt < 3; attempt++ {
+		var id int64
+		err := tx.QueryRowContext(ctx, `
+			INSERT INTO scan (kind, scan_key, installation_id, owner, repo, repo_id, number, params,
+			                  full_scan, since, parent_scan_id, requested_by)
+			VALUES ($1, $2, $3, NULLIF($4, ''), NULLIF($5, ''), $6, NULLIF($7, 0), $8, $9, $10, $11, NULLIF($12, ''))
+			ON CONFLICT (scan_key) WHERE status IN ('queued', 'running') DO NOTHING
+			RETURNING id`,
+			req.Kind, key, instID, req.Owner, req.Repo, repoID, req.Number, params,
+			req.Full, since, parent, req.RequestedBy).Scan(&id)
+		if err == nil {
+			if err := e.touch(ctx, id); err != nil {
+				return 0, false, err
+			}
+			return id, false, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, false, fmt.Errorf("scan %s of %s: insert: %w", req.Kind, req.target(), err)
+		}
+		err = tx.QueryRowContext(ctx, `
+			SELECT id FROM scan WHERE scan_key = $1 AND status IN ('queued', 'running')`, key).Scan(&id)
+		if err == nil {
+			return id, true, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, false, fmt.Errorf("scan %s of %s: find the running scan: %w", req.Kind, req.target(), err)
+		}
+		// It ended between the two statements: try again.
+	}
+	return 0, false, fmt.Errorf("scan %s of %s: the running scan keeps changing", req.Kind, req.target())
+}
+
+// firstJob is the job that starts a scan of kind.
+func firstJob(kind string) string {
+	if isCollection(kind) {
+		return SpawnJob(kind)
+	}
+	return kind
+}
+
+func (e *engine) enqueueFirst(kind string, scanID int64) error {
+	if _, err := e.enq.EnqueueUnique(firstJob(kind), work.Q{"scan_id": scanID}); err != nil {
+		return fmt.Errorf("queue %s for scan %d: %w", firstJob(kind), scanID, err)
+	}
+	return nil
 }

@@ -11,6 +11,33 @@
 //   - partial objects (a user with only id and login, a label with only a
 //     name) never erase fields stored earlier from a full object;
 //   - last_replicated_via_<via>_at is stamped with Meta.FetchedAt.
+//
+// How (upsert.go): every write is one INSERT ... ON CONFLICT DO UPDATE ...
+// WHERE <guard> RETURNING per table and batch (a page of 100 issues is a
+// fixed handful of statements, 300 files one statement); a row not returned
+// was stale. Choices worth knowing:
+//   - An object is partial when it lacks updated_at (users nested in
+//     payloads, repositories listed by installation payloads) or state
+//     (issues in pinned/unpinned payloads): every column is then
+//     COALESCEd, and it only loses against a stored updated_at later than
+//     Meta.FetchedAt. Columns some full representations omit (a list's pull
+//     requests have no counts or merge details, a list's issues no
+//     closed_by) are always COALESCEd.
+//   - Reviews and permissions have no updated_at: the later FetchedAt wins
+//     (against last_replicated_at). Files: last writer wins; a complete
+//     files scan is the authority (DeletePullRequestFilesExcept). Labels:
+//     label events and scans write last-writer-wins by id, so a rename
+//     updates the key in place and associations follow; labels nested in
+//     issues and pull requests are only inserted when unknown, and
+//     associations are resolved by label id, so a late payload carrying a
+//     label's old name cannot undo a rename.
+//   - Writes whose parent row is missing (an issue of an unstored
+//     repository) fail with ErrMissingParent, naming the parent. In a
+//     transaction that error aborts it: write the payload's repository
+//     (and, for files/reviews, the pull request) first.
+//   - Deletes remove rows (DeleteInstallation marks deleted_at); a late
+//     update delivered after a delete recreates the row, as there are no
+//     tombstones.
 package process
 
 import (

@@ -1,0 +1,79 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/webhookdb/webhookdb/process"
+)
+
+// storeEnvelope writes what every payload carries around its main object:
+// the sender, the repository (a full object) and the installation. Their
+// staleness never blocks the main object.
+func (b *Base) storeEnvelope(ctx context.Context, tx *deliveryTx, repo *github.Repository, inst *github.Installation, sender *github.User) error {
+	if sender != nil && sender.ID != nil && sender.Login != nil {
+		if _, err := process.User(ctx, tx, sender, tx.meta); err != nil {
+			return fmt.Errorf("store sender %s: %w", sender.GetLogin(), err)
+		}
+	}
+	if repo != nil {
+		if _, err := process.Repository(ctx, tx, repo, tx.meta); err != nil {
+			return fmt.Errorf("store repository %s: %w", repo.GetFullName(), err)
+		}
+	}
+	return b.storeInstallation(ctx, tx, inst, repo)
+}
+
+// storeInstallation writes a full installation and records that it covers
+// repo. Most events carry only the installation's id.
+func (b *Base) storeInstallation(ctx context.Context, tx *deliveryTx, inst *github.Installation, repo *github.Repository) error {
+	if inst == nil || inst.ID == nil {
+		return nil
+	}
+	if inst.Account != nil {
+		if _, err := process.Installation(ctx, tx, inst, tx.meta); err != nil {
+			return fmt.Errorf("store installation %d: %w", inst.GetID(), err)
+		}
+	}
+	if repo == nil || repo.ID == nil {
+		return nil
+	}
+	// A delivery from an installation about a repository proves the
+	// installation covers it. A deleted or unknown installation is left
+	// alone (the foreign key needs the row).
+	if _, err := tx.ExecContext(ctx, `
+INSERT INTO github_installation_repository (installation_id, repo_id)
+SELECT id, $2 FROM github_installation WHERE id = $1 AND deleted_at IS NULL
+ON CONFLICT DO NOTHING`, inst.GetID(), repo.GetID()); err != nil {
+		return fmt.Errorf("link repository %d to installation %d: %w", repo.GetID(), inst.GetID(), err)
+	}
+	return nil
+}
+
+// ownerRepo splits a repository's full name.
+func ownerRepo(r *github.Repository) (owner, name string) {
+	if o, n, ok := strings.Cut(r.GetFullName(), "/"); ok {
+		return o, n
+	}
+	return r.GetOwner().GetLogin(), r.GetName()
+}
+
+// payloadChanges are the "changes" of a payload that go-github v60's
+// EditChange leaves out.
+type payloadChanges struct {
+	Name *struct {
+		From string `json:"from"`
+	} `json:"name,omitempty"`
+	NewIssue      *github.Issue      `json:"new_issue,omitempty"`
+	NewRepository *github.Repository `json:"new_repository,omitempty"`
+	OldIssue      *github.Issue      `json:"old_issue,omitempty"`
+	OldRepository *github.Repository `json:"old_repository,omitempty"`
+}
+
+// invalid makes a PayloadError for a payload that lacks what its event needs.
+func invalid(d delivery, format string, args ...any) error {
+	return &PayloadError{Event: d.event, DeliveryID: d.id, Err: fmt.Errorf(format, args...)}
+}

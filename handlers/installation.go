@@ -1,0 +1,87 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/webhookdb/webhookdb/jobs"
+	"github.com/webhookdb/webhookdb/process"
+)
+
+// Installation handles the app being installed, uninstalled, suspended,
+// unsuspended or granted new permissions.
+type Installation struct{ Base }
+
+func (h *Installation) Handles() []string { return []string{"installation"} }
+
+func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev github.InstallationEvent
+	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
+		return err
+	}
+	d, err := newDelivery(eventType, deliveryID, payload)
+	if err != nil {
+		return err
+	}
+	if ev.Installation == nil || ev.Installation.ID == nil {
+		return invalid(d, "installation event without installation")
+	}
+	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+		if err := h.storeEnvelope(ctx, tx, nil, nil, ev.Sender); err != nil {
+			return 0, err
+		}
+		if ev.Requester != nil && ev.Requester.ID != nil && ev.Requester.Login != nil {
+			if _, err := process.User(ctx, tx, ev.Requester, tx.meta); err != nil {
+				return 0, err
+			}
+		}
+		in := ev.Installation
+		outcome, err := process.Installation(ctx, tx, in, tx.meta)
+		if err != nil {
+			return 0, err
+		}
+		id := in.GetID()
+		switch ev.GetAction() {
+		case "created":
+			if err := process.SetInstallationRepositories(ctx, tx, id, ev.Repositories, tx.meta); err != nil {
+				return 0, err
+			}
+			tx.scan(jobs.ScanRequest{
+				Kind:           jobs.CollectionRepositories,
+				InstallationID: id,
+				Owner:          in.GetAccount().GetLogin(),
+				Children:       true,
+			}, h.Scheduler)
+		case "new_permissions_accepted":
+			// Only some payloads list the repositories; when they do it is
+			// the whole list.
+			if ev.Repositories != nil {
+				if err := process.SetInstallationRepositories(ctx, tx, id, ev.Repositories, tx.meta); err != nil {
+					return 0, err
+				}
+			}
+		case "deleted":
+			if err := process.DeleteInstallation(ctx, tx, id, tx.meta); err != nil {
+				return 0, err
+			}
+			tx.cancelInstallation(id, h.Scheduler)
+		case "suspend":
+			// The payload's suspended_at says it, unless it is missing.
+			if in.SuspendedAt == nil {
+				if err := process.SuspendInstallation(ctx, tx, id, tx.meta.FetchedAt, ev.GetSender().GetLogin(), tx.meta); err != nil {
+					return 0, err
+				}
+			}
+		case "unsuspend":
+			if in.SuspendedAt != nil {
+				// An unsuspend payload describing a suspension is stale
+				// data; the event itself is what counts.
+				if err := process.UnsuspendInstallation(ctx, tx, id, tx.meta); err != nil {
+					return 0, err
+				}
+			}
+		}
+		return outcome, nil
+	})
+}

@@ -1,0 +1,51 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/webhookdb/webhookdb/jobs"
+	"github.com/webhookdb/webhookdb/process"
+)
+
+// InstallationRepositories handles repositories added to or removed from an
+// installation; added ones are backfilled with their children.
+type InstallationRepositories struct{ Base }
+
+func (h *InstallationRepositories) Handles() []string { return []string{"installation_repositories"} }
+
+func (h *InstallationRepositories) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev github.InstallationRepositoriesEvent
+	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
+		return err
+	}
+	d, err := newDelivery(eventType, deliveryID, payload)
+	if err != nil {
+		return err
+	}
+	if ev.Installation == nil || ev.Installation.ID == nil {
+		return invalid(d, "installation_repositories event without installation")
+	}
+	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+		if err := h.storeEnvelope(ctx, tx, nil, ev.Installation, ev.Sender); err != nil {
+			return 0, err
+		}
+		id := ev.Installation.GetID()
+		var exists bool
+		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM github_installation WHERE id = $1)`, id).Scan(&exists); err != nil {
+			return 0, err
+		}
+		if !exists {
+			return 0, invalid(d, "installation %d is not stored and the payload does not describe it", id)
+		}
+		if err := process.InstallationRepositories(ctx, tx, id, ev.RepositoriesAdded, ev.RepositoriesRemoved, tx.meta); err != nil {
+			return 0, err
+		}
+		for _, r := range ev.RepositoriesAdded {
+			owner, name := ownerRepo(r)
+			tx.scan(jobs.ScanRequest{Kind: jobs.JobSyncRepository, InstallationID: id, Owner: owner, Repo: name, Children: true}, h.Scheduler)
+		}
+		return process.Written, nil
+	})
+}

@@ -1,0 +1,101 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/webhookdb/webhookdb/process"
+)
+
+// Issues handles every action on an issue. The issue object in the payload
+// is complete (labels, assignees, milestone), so most actions are one
+// upsert; deleted and transferred remove it from this repository.
+type Issues struct{ Base }
+
+func (h *Issues) Handles() []string { return []string{"issues"} }
+
+type issuesPayload struct {
+	github.IssuesEvent
+	// Shadows IssuesEvent.Changes: v60 lacks the transfer fields.
+	Changes *payloadChanges `json:"changes,omitempty"`
+}
+
+func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev issuesPayload
+	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
+		return err
+	}
+	d, err := newDelivery(eventType, deliveryID, payload)
+	if err != nil {
+		return err
+	}
+	if ev.Repo == nil || ev.Repo.ID == nil || ev.Issue == nil || ev.Issue.ID == nil {
+		return invalid(d, "issues event without repository or issue")
+	}
+	repoID := ev.Repo.GetID()
+	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
+			return 0, err
+		}
+		switch ev.GetAction() {
+		case "deleted":
+			return process.Written, process.DeleteIssue(ctx, tx, ev.Issue.GetID())
+		case "transferred":
+			// The issue now lives in another repository under a new id (it
+			// also arrives as "opened" there); its comments went with it.
+			if c := ev.Changes; c != nil && c.NewIssue != nil && c.NewIssue.ID != nil && c.NewRepository != nil && c.NewRepository.ID != nil {
+				if _, err := process.Repository(ctx, tx, c.NewRepository, tx.meta); err != nil {
+					return 0, err
+				}
+				if _, err := process.Issue(ctx, tx, c.NewRepository.GetID(), c.NewIssue, tx.meta); err != nil {
+					return 0, err
+				}
+				if err := moveIssueComments(ctx, tx, repoID, ev.Issue.GetNumber(), c.NewRepository.GetID(), c.NewIssue.GetNumber()); err != nil {
+					return 0, err
+				}
+			}
+			return process.Written, process.DeleteIssue(ctx, tx, ev.Issue.GetID())
+		}
+		if ev.Label != nil && ev.Label.ID != nil {
+			if _, err := process.Label(ctx, tx, repoID, ev.Label, tx.meta); err != nil {
+				return 0, err
+			}
+		}
+		if ev.Milestone != nil && ev.Milestone.Number != nil {
+			if _, err := process.Milestone(ctx, tx, repoID, ev.Milestone, tx.meta); err != nil {
+				return 0, err
+			}
+		}
+		outcome, err := process.Issue(ctx, tx, repoID, ev.Issue, tx.meta)
+		if err != nil {
+			return 0, err
+		}
+		if c := ev.Changes; c != nil && c.OldIssue != nil && c.OldIssue.ID != nil && c.OldIssue.GetID() != ev.Issue.GetID() {
+			// Opened by a transfer (possibly before the old repository's
+			// "transferred" arrives): the comments follow the issue and
+			// the old copy is gone.
+			if c.OldRepository != nil && c.OldRepository.ID != nil {
+				if err := moveIssueComments(ctx, tx, c.OldRepository.GetID(), c.OldIssue.GetNumber(), repoID, ev.Issue.GetNumber()); err != nil {
+					return 0, err
+				}
+			}
+			if err := process.DeleteIssue(ctx, tx, c.OldIssue.GetID()); err != nil {
+				return 0, err
+			}
+		}
+		return outcome, nil
+	})
+}
+
+// moveIssueComments follows a transferred issue: GitHub keeps the comments
+// (and their ids) on the issue in its new repository.
+func moveIssueComments(ctx context.Context, tx *deliveryTx, fromRepo int64, fromNumber int, toRepo int64, toNumber int) error {
+	_, err := tx.ExecContext(ctx, `UPDATE github_issue_comment SET repo_id = $3, issue_number = $4
+WHERE repo_id = $1 AND issue_number = $2`, fromRepo, fromNumber, toRepo, toNumber)
+	if err != nil {
+		return fmt.Errorf("move comments of issue %d of repo %d to #%d of repo %d: %w", fromNumber, fromRepo, toNumber, toRepo, err)
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/google/go-github/v60/github"
+
+	"github.com/webhookdb/webhookdb/process"
+)
+
+// Label handles a repository's labels. A rename keeps the label's id, so
+// the upsert renames it in place and the issues carrying it follow.
+type Label struct{ Base }
+
+func (h *Label) Handles() []string { return []string{"label"} }
+
+func (h *Label) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev github.LabelEvent
+	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
+		return err
+	}
+	d, err := newDelivery(eventType, deliveryID, payload)
+	if err != nil {
+		return err
+	}
+	if ev.Repo == nil || ev.Repo.ID == nil || ev.Label == nil || ev.Label.Name == nil {
+		return invalid(d, "label event without repository or label")
+	}
+	repoID := ev.Repo.GetID()
+	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
+			return 0, err
+		}
+		if ev.GetAction() == "deleted" {
+			if err := process.DeleteLabel(ctx, tx, repoID, ev.Label.GetName()); err != nil {
+				return 0, err
+			}
+			// By id too: a rename we have not received yet leaves the
+			// label stored under its old name.
+			if id := ev.Label.GetID(); id != 0 {
+				if _, err := tx.ExecContext(ctx, `DELETE FROM github_issue_label WHERE repo_id = $1 AND id = $2`, repoID, id); err != nil {
+					return 0, fmt.Errorf("delete label %d of repo %d: %w", id, repoID, err)
+				}
+			}
+			return process.Written, nil
+		}
+		return process.Label(ctx, tx, repoID, ev.Label, tx.meta)
+	})
+}

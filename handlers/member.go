@@ -1,0 +1,148 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
+
+	"github.com/webhookdb/webhookdb/process"
+)
+
+// Member handles collaborators added to, changed on or removed from a
+// repository: github_user_repository_association.
+type Member struct{ Base }
+
+func (h *Member) Handles() []string { return []string{"member"} }
+
+type memberPayload struct {
+	github.MemberEvent
+	Changes *struct {
+		Permission *struct {
+			From string `json:"from"`
+			To   string `json:"to"`
+		} `json:"permission,omitempty"`
+		RoleName *struct {
+			To string `json:"to"`
+		} `json:"role_name,omitempty"`
+	} `json:"changes,omitempty"`
+}
+
+// knownLevels are the permission names process understands; an
+// organization's custom role names are not among them.
+var knownLevels = map[string]bool{"admin": true, "maintain": true, "write": true, "push": true, "triage": true, "read": true, "pull": true, "none": true}
+
+// newLevel is the permission level the payload grants, "" when it does not
+// say (GitHub's examples of member.added carry no changes, and edited ones
+// only the old_permission).
+func (p *memberPayload) newLevel() string {
+	if p.Changes == nil {
+		return ""
+	}
+	if p.Changes.Permission != nil && knownLevels[p.Changes.Permission.To] {
+		return p.Changes.Permission.To
+	}
+	if p.Changes.RoleName != nil && knownLevels[p.Changes.RoleName.To] {
+		return p.Changes.RoleName.To
+	}
+	return ""
+}
+
+func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev memberPayload
+	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
+		return err
+	}
+	d, err := newDelivery(eventType, deliveryID, payload)
+	if err != nil {
+		return err
+	}
+	if ev.Repo == nil || ev.Repo.ID == nil || ev.Member == nil || ev.Member.ID == nil || ev.Member.Login == nil {
+		return invalid(d, "member event without repository or member")
+	}
+	repoID, userID := ev.Repo.GetID(), ev.Member.GetID()
+	level, levelMeta := ev.newLevel(), process.Meta{}
+	if ev.GetAction() != "removed" && level == "" {
+		// Ask GitHub, before the transaction opens; without an answer the
+		// association is still recorded, its level left as it was.
+		owner, name := ownerRepo(ev.Repo)
+		var err error
+		level, levelMeta, err = h.fetchLevel(ctx, ev.GetInstallation().GetID(), owner, name, ev.Member.GetLogin())
+		if err != nil {
+			zerolog.Ctx(ctx).Warn().Err(err).Msg("fetch collaborator permission")
+		}
+	}
+	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
+			return 0, err
+		}
+		if _, err := process.User(ctx, tx, ev.Member, tx.meta); err != nil {
+			return 0, err
+		}
+		if ev.GetAction() == "removed" {
+			return process.Written, process.DeleteUserRepositoryAssociation(ctx, tx, userID, repoID)
+		}
+		switch {
+		case level != "" && levelMeta.Via != 0:
+			return process.Written, process.UserRepositoryPermissionLevel(ctx, tx, userID, repoID, level, levelMeta)
+		case level != "":
+			return process.Written, process.UserRepositoryPermissionLevel(ctx, tx, userID, repoID, level, tx.meta)
+		}
+		return process.Written, keepAssociation(ctx, tx, userID, repoID)
+	})
+}
+
+// keepAssociation records that a user collaborates on a repository when
+// the payload does not say how: a stored permission is kept, a new one
+// starts as read, the least a collaborator has.
+func keepAssociation(ctx context.Context, tx *deliveryTx, userID, repoID int64) error {
+	_, err := tx.ExecContext(ctx, `
+INSERT INTO github_user_repository_association (user_id, repo_id, can_pull, last_replicated_via_webhook_at)
+VALUES ($1, $2, true, $3)
+ON CONFLICT (user_id, repo_id) DO UPDATE SET
+  last_replicated_via_webhook_at = GREATEST(github_user_repository_association.last_replicated_via_webhook_at, EXCLUDED.last_replicated_via_webhook_at)`,
+		userID, repoID, tx.meta.FetchedAt)
+	if err != nil {
+		return fmt.Errorf("record user %d on repo %d: %w", userID, repoID, err)
+	}
+	return nil
+}
+
+// fetchLevel asks GitHub for a collaborator's permission on a repository
+// with the installation's token. The role name tells maintain and triage
+// apart, when it is one of GitHub's own.
+func (h *Member) fetchLevel(ctx context.Context, installationID int64, owner, repo, login string) (string, process.Meta, error) {
+	if installationID == 0 || h.ClientCreator == nil {
+		return "", process.Meta{}, fmt.Errorf("permission of %s on %s/%s: no installation client", login, owner, repo)
+	}
+	client, err := h.ClientCreator.NewInstallationClient(installationID)
+	if err != nil {
+		return "", process.Meta{}, fmt.Errorf("client for installation %d: %w", installationID, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, filesFetchTimeout)
+	defer cancel()
+	req, err := client.NewRequest(http.MethodGet, fmt.Sprintf("repos/%s/%s/collaborators/%s/permission",
+		url.PathEscape(owner), url.PathEscape(repo), url.PathEscape(login)), nil)
+	if err != nil {
+		return "", process.Meta{}, fmt.Errorf("permission of %s on %s/%s: %w", login, owner, repo, err)
+	}
+	var out struct {
+		Permission string `json:"permission"`
+		RoleName   string `json:"role_name"`
+	}
+	if _, err := client.Do(ctx, req, &out); err != nil {
+		return "", process.Meta{}, fmt.Errorf("permission of %s on %s/%s: %w", login, owner, repo, err)
+	}
+	meta := process.Meta{Via: process.ViaAPI, FetchedAt: time.Now()}
+	switch {
+	case knownLevels[out.RoleName]:
+		return out.RoleName, meta, nil
+	case knownLevels[out.Permission]:
+		return out.Permission, meta, nil
+	}
+	return "", process.Meta{}, fmt.Errorf("permission of %s on %s/%s: unknown level %q", login, owner, repo, out.Permission)
+}

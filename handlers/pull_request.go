@@ -1,0 +1,133 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
+
+	"github.com/webhookdb/webhookdb/jobs"
+	"github.com/webhookdb/webhookdb/process"
+)
+
+// inlineFilesLimit: a pull request changing fewer files than this has them
+// fetched during the delivery (one page of 100); bigger ones are queued.
+const inlineFilesLimit = 100
+
+// filesFetchTimeout bounds the inline fetch so a slow GitHub cannot hold
+// the delivery past GitHub's 10 second webhook timeout.
+const filesFetchTimeout = 5 * time.Second
+
+// PullRequest handles every action on a pull request. When the files may
+// have changed (opened, reopened, synchronize, edited) they are refreshed.
+type PullRequest struct{ Base }
+
+func (h *PullRequest) Handles() []string { return []string{"pull_request"} }
+
+// refreshesFiles are the actions after which a pull request's files may differ.
+var refreshesFiles = map[string]bool{"opened": true, "reopened": true, "synchronize": true, "edited": true}
+
+func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
+	var ev github.PullRequestEvent
+	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
+		return err
+	}
+	d, err := newDelivery(eventType, deliveryID, payload)
+	if err != nil {
+		return err
+	}
+	pr := ev.PullRequest
+	if ev.Repo == nil || ev.Repo.ID == nil || pr == nil || pr.ID == nil || pr.Number == nil {
+		return invalid(d, "pull_request event without repository or pull request")
+	}
+	repoID := ev.Repo.GetID()
+	owner, name := ownerRepo(ev.Repo)
+	installationID := ev.GetInstallation().GetID()
+
+	// The fetch happens before the transaction opens: no connection is
+	// held while waiting on GitHub.
+	var files []*github.CommitFile
+	var filesMeta process.Meta
+	queueFiles := false
+	if refreshesFiles[ev.GetAction()] {
+		if pr.GetChangedFiles() < inlineFilesLimit {
+			files, filesMeta, err = h.fetchFiles(ctx, installationID, owner, name, pr.GetNumber())
+			if err != nil {
+				zerolog.Ctx(ctx).Warn().Err(err).Int("github_pr_num", pr.GetNumber()).Msg("inline fetch of pull request files failed; queueing it")
+				queueFiles = true
+			}
+		} else {
+			queueFiles = true
+		}
+	}
+
+	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
+			return 0, err
+		}
+		if ev.Label != nil && ev.Label.ID != nil {
+			if _, err := process.Label(ctx, tx, repoID, ev.Label, tx.meta); err != nil {
+				return 0, err
+			}
+		}
+		outcome, err := process.PullRequest(ctx, tx, pr, tx.meta)
+		if err != nil {
+			return 0, err
+		}
+		if files != nil {
+			// Fetched just now from the API: current whatever the age of
+			// the event, so written even when the event was stale.
+			if _, err := process.PullRequestFiles(ctx, tx, pr.GetID(), files, filesMeta); err != nil {
+				return 0, err
+			}
+			// One page under the limit is the whole list: files no longer
+			// in it were reverted or renamed away.
+			if len(files) < inlineFilesLimit {
+				keep := make([]string, 0, len(files))
+				for _, f := range files {
+					keep = append(keep, f.GetFilename())
+				}
+				if _, err := process.DeletePullRequestFilesExcept(ctx, tx, pr.GetID(), keep); err != nil {
+					return 0, err
+				}
+			}
+		}
+		if queueFiles {
+			tx.scan(jobs.ScanRequest{
+				Kind:           jobs.CollectionPullRequestFiles,
+				InstallationID: installationID,
+				Owner:          owner,
+				Repo:           name,
+				Number:         pr.GetNumber(),
+			}, h.Scheduler)
+		}
+		return outcome, nil
+	})
+}
+
+// fetchFiles lists a pull request's files with the installation's token.
+// The result is never nil on success.
+func (h *PullRequest) fetchFiles(ctx context.Context, installationID int64, owner, repo string, number int) ([]*github.CommitFile, process.Meta, error) {
+	if installationID == 0 {
+		return nil, process.Meta{}, fmt.Errorf("list files of %s/%s#%d: delivery names no installation", owner, repo, number)
+	}
+	if h.ClientCreator == nil {
+		return nil, process.Meta{}, fmt.Errorf("list files of %s/%s#%d: no GitHub client configured", owner, repo, number)
+	}
+	client, err := h.ClientCreator.NewInstallationClient(installationID)
+	if err != nil {
+		return nil, process.Meta{}, fmt.Errorf("client for installation %d: %w", installationID, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, filesFetchTimeout)
+	defer cancel()
+	files, _, err := client.PullRequests.ListFiles(ctx, owner, repo, number, &github.ListOptions{PerPage: inlineFilesLimit})
+	if err != nil {
+		return nil, process.Meta{}, fmt.Errorf("list files of %s/%s#%d: %w", owner, repo, number, err)
+	}
+	if files == nil {
+		files = []*github.CommitFile{}
+	}
+	return files, process.Meta{Via: process.ViaAPI, FetchedAt: time.Now()}, nil
+}

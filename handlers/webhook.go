@@ -1,0 +1,334 @@
+// Package handlers is the replication layer: one go-githubapp event handler
+// per GitHub webhook event, behind the dispatcher served at POST
+// /replication. A handler parses the payload, writes it through process/
+// in the delivery's transaction, and queues follow-up work with the jobs
+// Scheduler.
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// DefaultMaxBodyBytes is the largest webhook body accepted (GitHub caps
+// payloads at 25 MiB).
+const DefaultMaxBodyBytes = 25 << 20
+
+// Deps is what the webhook endpoint needs, built once by the app.
+type Deps struct {
+	DB            *sql.DB
+	Scheduler     Scheduler
+	ClientCreator githubapp.ClientCreator
+	Logger        zerolog.Logger
+	// Metrics is the app's registry; nil registers nothing.
+	Metrics prometheus.Registerer
+	// WebhookSecret signs every delivery. Empty refuses every delivery:
+	// an unsigned webhook would let anyone write the replica.
+	WebhookSecret string
+	// MaxBodyBytes caps a body; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// NewBase builds the Base every handler embeds.
+func NewBase(d Deps) Base {
+	return Base{DB: d.DB, Scheduler: d.Scheduler, ClientCreator: d.ClientCreator, Logger: d.Logger, metrics: newMetrics(d.Metrics, d.Logger)}
+}
+
+// Handlers are every event handler, in dispatch order.
+func Handlers(b Base) []githubapp.EventHandler {
+	return []githubapp.EventHandler{
+		&Ping{Base: b},
+		&Installation{Base: b},
+		&InstallationRepositories{Base: b},
+		&Repository{Base: b},
+		&Issues{Base: b},
+		&IssueComment{Base: b},
+		&Label{Base: b},
+		&Milestone{Base: b},
+		&PullRequest{Base: b},
+		&PullRequestReview{Base: b},
+		&PullRequestReviewComment{Base: b},
+		&Member{Base: b},
+	}
+}
+
+// NewWebhookHandler builds the webhook endpoint: body limit, signature
+// check, go-githubapp's dispatcher with webhookdb's answers, logging and
+// metrics.
+func NewWebhookHandler(d Deps) http.Handler {
+	return newWebhookHandler(NewBase(d), d)
+}
+
+func newWebhookHandler(b Base, d Deps) *webhookHandler {
+	h := &webhookHandler{
+		db:      d.DB,
+		secret:  d.WebhookSecret,
+		maxBody: d.MaxBodyBytes,
+		logger:  d.Logger,
+		metrics: b.metrics,
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	h.dispatcher = githubapp.NewEventDispatcher(Handlers(b), d.WebhookSecret,
+		githubapp.WithErrorCallback(h.onError),
+		githubapp.WithResponseCallback(h.onResponse),
+	)
+	return h
+}
+
+type webhookHandler struct {
+	db         *sql.DB
+	secret     string
+	maxBody    int64
+	logger     zerolog.Logger
+	metrics    *metrics
+	dispatcher http.Handler
+}
+
+// requestInfo travels in the request context from the outer handler to the
+// callbacks and handlers, and back for the log line and the metrics.
+type requestInfo struct {
+	received time.Time
+	body     []byte
+	verified bool // the signature was checked: labels may use the event name
+
+	mu             sync.Mutex
+	status         string
+	action         string
+	installationID int64
+	repoID         int64
+}
+
+func (i *requestInfo) setDelivery(d delivery) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.action, i.installationID, i.repoID = d.action, d.installationID, d.repoID
+}
+
+func (i *requestInfo) setStatus(s string) {
+	if i == nil {
+		return
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.status = s
+}
+
+type requestInfoKey struct{}
+
+// requestInfoFrom returns the request's info, or a throwaway one when a
+// handler is called outside the endpoint.
+func requestInfoFrom(ctx context.Context) *requestInfo {
+	if i, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return i
+	}
+	return &requestInfo{}
+}
+
+// Statuses of the metrics that are not stored statuses.
+const (
+	statusDuplicate    = duplicate
+	statusInvalid      = "invalid"      // 400
+	statusUnauthorized = "unauthorized" // 401
+	statusTooLarge     = "too_large"    // 413
+)
+
+func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	event := r.Header.Get("X-GitHub-Event")
+	deliveryID := r.Header.Get("X-GitHub-Delivery")
+	info := &requestInfo{received: start}
+	logger := h.logger.With().Str(githubapp.LogKeyDeliveryID, deliveryID).Logger()
+	rec := &codeRecorder{ResponseWriter: w, code: http.StatusOK}
+	defer func() {
+		// An unverified request's event name is whatever the sender wrote:
+		// keep it out of the metric labels.
+		label := "unverified"
+		if info.verified {
+			label = event
+		}
+		info.mu.Lock()
+		status, action, inst, repo := info.status, info.action, info.installationID, info.repoID
+		info.mu.Unlock()
+		if status == "" {
+			status = StatusFailed
+		}
+		elapsed := time.Since(start)
+		h.metrics.observe(label, status, elapsed)
+		ev := logger.Info()
+		if rec.code >= 500 {
+			ev = logger.Error()
+		} else if rec.code >= 400 {
+			ev = logger.Warn()
+		}
+		ev.Str(githubapp.LogKeyEventType, event).Str("github_action", action).
+			Int64(githubapp.LogKeyInstallationID, inst).Int64("github_repository_id", repo).
+			Str("status", status).Int("http_status", rec.code).Dur("elapsed", elapsed).
+			Msg("webhook delivery")
+	}()
+
+	if h.secret == "" {
+		info.setStatus(statusUnauthorized)
+		writeJSON(rec, http.StatusUnauthorized, map[string]string{"message": "webhook secret not configured"})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(rec, r.Body, h.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			info.setStatus(statusTooLarge)
+			writeJSON(rec, http.StatusRequestEntityTooLarge, map[string]string{"message": "payload too large"})
+			return
+		}
+		info.setStatus(statusInvalid)
+		writeJSON(rec, http.StatusBadRequest, map[string]string{"message": "could not read body"})
+		return
+	}
+	// Only the SHA-256 signature counts; go-github would otherwise fall
+	// back to the SHA-1 header.
+	if r.Header.Get(github.SHA256SignatureHeader) == "" {
+		info.setStatus(statusUnauthorized)
+		writeJSON(rec, http.StatusUnauthorized, map[string]string{"message": "missing " + github.SHA256SignatureHeader})
+		return
+	}
+	r.Header.Del(github.SHA1SignatureHeader)
+	info.body = body
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	ctx := context.WithValue(r.Context(), requestInfoKey{}, info)
+	// The dispatcher adds the event and delivery id to this logger.
+	ctx = h.logger.WithContext(ctx)
+	h.dispatcher.ServeHTTP(rec, r.WithContext(ctx))
+}
+
+// onError answers what the dispatcher or a handler could not accept.
+func (h *webhookHandler) onError(w http.ResponseWriter, r *http.Request, err error) {
+	info := requestInfoFrom(r.Context())
+	logger := zerolog.Ctx(r.Context())
+	var ve githubapp.ValidationError
+	if errors.As(err, &ve) {
+		// The dispatcher reports a bad signature, a missing event header
+		// and an unreadable body alike; only the signature is 401.
+		if sigErr := github.ValidateSignature(r.Header.Get(github.SHA256SignatureHeader), info.body, []byte(h.secret)); sigErr != nil {
+			info.setStatus(statusUnauthorized)
+			logger.Warn().Err(sigErr).Msg("webhook signature rejected")
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "bad signature"})
+			return
+		}
+		info.verified = true
+		info.setStatus(statusInvalid)
+		logger.Warn().Err(ve.Cause).Msg("invalid webhook request")
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "invalid webhook request: " + ve.Cause.Error()})
+		return
+	}
+	info.verified = true
+	var pe *PayloadError
+	if errors.As(err, &pe) {
+		if !pe.recorded && pe.DeliveryID != "" {
+			// Parsing failed before the delivery was described; record what
+			// the headers say. A payload that is not JSON cannot be kept.
+			d := delivery{event: pe.Event, id: pe.DeliveryID}
+			if json.Valid(info.body) {
+				d.payload = info.body
+			}
+			recordFailure(r.Context(), h.db, d, time.Now(), err)
+		}
+		info.setStatus(statusInvalid)
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": pe.Error()})
+		return
+	}
+	info.setStatus(StatusFailed)
+	writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "could not store delivery"})
+}
+
+// onResponse answers a delivery the dispatcher accepted: the handler's own
+// answer, or 202 with an ignored record for an event nobody handles.
+func (h *webhookHandler) onResponse(w http.ResponseWriter, r *http.Request, event string, handled bool) {
+	info := requestInfoFrom(r.Context())
+	info.verified = true
+	if handled {
+		if res := githubapp.GetResponder(r.Context()); res != nil {
+			res(w, r)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"message": StatusProcessed})
+		return
+	}
+	// The dispatcher has checked the signature; take the JSON payload out
+	// of the body the same way it did (it may be form-encoded).
+	again := r.Clone(r.Context())
+	again.Body = io.NopCloser(bytes.NewReader(info.body))
+	payload, err := github.ValidatePayload(again, []byte(h.secret))
+	if err != nil {
+		info.setStatus(statusInvalid)
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "invalid webhook request"})
+		return
+	}
+	d, err := newDelivery(event, r.Header.Get("X-GitHub-Delivery"), payload)
+	if err != nil || d.id == "" {
+		if err == nil {
+			err = errors.New("missing X-GitHub-Delivery header")
+		}
+		info.setStatus(statusInvalid)
+		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	info.setDelivery(d)
+	inserted, err := recordIgnored(r.Context(), h.db, d)
+	if err != nil {
+		zerolog.Ctx(r.Context()).Error().Err(err).Msg("record ignored delivery")
+		info.setStatus(StatusFailed)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "could not record delivery"})
+		return
+	}
+	if !inserted {
+		// A redelivery of a GUID already stored, like any other.
+		info.setStatus(statusDuplicate)
+		writeJSON(w, http.StatusOK, map[string]string{"message": duplicate})
+		return
+	}
+	info.setStatus(StatusIgnored)
+	writeJSON(w, http.StatusAccepted, map[string]string{"message": "ignored: no handler for " + event})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}
+
+type codeRecorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (c *codeRecorder) WriteHeader(code int) {
+	if !c.wrote {
+		c.code, c.wrote = code, true
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *codeRecorder) Write(b []byte) (int, error) {
+	c.wrote = true
+	return c.ResponseWriter.Write(b)
+}
+
+func (c *codeRecorder) Unwrap() http.ResponseWriter { return c.ResponseWriter }

@@ -1,0 +1,383 @@
+package load
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// Authentication outcomes the endpoints answer with their own status.
+var (
+	// errNoCredentials: no Authorization header and no session (401).
+	errNoCredentials = errors.New("no credentials: send Authorization: Bearer <token> or log in")
+	// errBadCredentials: GitHub does not accept the token (401).
+	errBadCredentials = errors.New("GitHub does not accept these credentials (bad or expired token)")
+	// errForbidden: valid credentials without access to the target (403).
+	errForbidden = errors.New("these credentials do not give access to it")
+)
+
+// githubError is a GitHub failure while checking credentials: unreachable
+// or 5xx. It answers 502.
+type githubError struct{ err error }
+
+func (e *githubError) Error() string {
+	return "GitHub could not confirm the credentials: " + e.err.Error()
+}
+func (e *githubError) Unwrap() error { return e.err }
+
+// rateLimited is the caller's own budget spent while we asked GitHub about
+// its token. It answers 503 with Retry-After.
+type rateLimited struct{ until time.Time }
+
+func (e *rateLimited) Error() string {
+	return "GitHub's rate limit of these credentials is spent until " + e.until.UTC().Format(time.RFC3339)
+}
+
+// target is what a request wants to load: an installation's repositories
+// (repo empty) or one repository, always with the installation covering it.
+type target struct {
+	installationID int64
+	owner, repo    string
+}
+
+func (t target) fullName() string { return t.owner + "/" + t.repo }
+
+func (t target) key() string {
+	if t.repo == "" {
+		return "installation:" + strconv.FormatInt(t.installationID, 10)
+	}
+	return "repo:" + strings.ToLower(t.fullName())
+}
+
+// rateHeaders are GitHub's X-RateLimit-* headers of the last call made for
+// a request, passed back to the caller.
+type rateHeaders http.Header
+
+func (h *rateHeaders) record(resp *github.Response) {
+	if resp == nil || resp.Response == nil {
+		return
+	}
+	if out := rateOnly(resp.Header); len(out) > 0 {
+		*h = rateHeaders(out)
+	}
+}
+
+func (h rateHeaders) copyTo(w http.Header) {
+	for k, vs := range h {
+		w[k] = append([]string(nil), vs...)
+	}
+}
+
+// authorizer asks GitHub whether a token reaches a target, and remembers
+// the answers that said yes for a while, keyed by a hash of the token.
+type authorizer struct {
+	apiURL *url.URL
+	client *http.Client
+	cache  *confirmations
+	// resolveRepoInstallation finds the installation covering a
+	// repository, to learn which installation an installation token is of.
+	resolveRepoInstallation func(ctx context.Context, owner, repo string) (int64, error)
+}
+
+// authorize says who the token's holder is ("installation:<id>" or a
+// login) when GitHub confirms it reaches t. Its errors are
+// errBadCredentials, errForbidden, *rateLimited and *githubError.
+func (a *authorizer) authorize(ctx context.Context, token string, t target, rh *rateHeaders) (string, error) {
+	cacheKey := tokenHash(token) + "|" + t.key()
+	if who, ok := a.cache.get(cacheKey); ok {
+		return who, nil
+	}
+	client := a.tokenClient(token)
+	who, err := a.asInstallation(ctx, client, t, rh)
+	if errors.Is(err, errNotInstallationToken) {
+		who, err = a.asUser(ctx, client, t, rh)
+	}
+	if err != nil {
+		return "", err
+	}
+	a.cache.put(cacheKey, who)
+	return who, nil
+}
+
+// check says whether GitHub accepts the token at all, as an installation
+// or a user token, for answers that do not depend on what it reaches (a
+// repository without the app). Errors as authorize's.
+func (a *authorizer) check(ctx context.Context, token string, rh *rateHeaders) error {
+	c := a.tokenClient(token)
+	_, resp, err := c.Apps.ListRepos(ctx, &github.ListOptions{PerPage: 1})
+	rh.record(resp)
+	if err == nil {
+		return nil
+	}
+	switch classify(err) {
+	case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+	default:
+		return githubFailure("list the repositories of the token's installation", err)
+	}
+	_, resp, err = c.Users.Get(ctx, "")
+	rh.record(resp)
+	if err != nil {
+		if code := classify(err); code == http.StatusUnauthorized || code == http.StatusForbidden {
+			return errBadCredentials
+		}
+		return githubFailure("read the token's user", err)
+	}
+	return nil
+}
+
+// errNotInstallationToken: GitHub refused the installation endpoint for
+// this token, which may still be a user token.
+var errNotInstallationToken = errors.New("not an installation token")
+
+func (a *authorizer) tokenClient(token string) *github.Client {
+	c := github.NewClient(a.client).WithAuthToken(token)
+	c.BaseURL = a.apiURL
+	return c
+}
+
+// asInstallation treats the token as an installation token: GitHub lists
+// the repositories of its installation.
+func (a *authorizer) asInstallation(ctx context.Context, c *github.Client, t target, rh *rateHeaders) (string, error) {
+	opts := &github.ListOptions{PerPage: 100}
+	first := true
+	for {
+		list, resp, err := c.Apps.ListRepos(ctx, opts)
+		rh.record(resp)
+		if err != nil {
+			switch classify(err) {
+			case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
+				// A 401 may be a token that is not of this kind; the user
+				// check that follows tells a bad token from another kind.
+				return "", errNotInstallationToken
+			}
+			return "", githubFailure("list the repositories of the token's installation", err)
+		}
+		repos := list.Repositories
+		if t.repo == "" {
+			// The installation's own token lists its repositories; the
+			// first tells which installation it is.
+			if first && len(repos) > 0 {
+				r := repos[0]
+				inst, err := a.resolveRepoInstallation(ctx, r.GetOwner().GetLogin(), r.GetName())
+				if err != nil {
+					return "", fmt.Errorf("find the installation of %s: %w", r.GetFullName(), err)
+				}
+				if inst == t.installationID {
+					return installationPrincipal(inst), nil
+				}
+			}
+			return "", errForbidden
+		}
+		for _, r := range repos {
+			if strings.EqualFold(r.GetFullName(), t.fullName()) {
+				// A repository is covered by one installation of an app.
+				return installationPrincipal(t.installationID), nil
+			}
+		}
+		if resp.NextPage == 0 {
+			return "", errForbidden
+		}
+		opts.Page = resp.NextPage
+		first = false
+	}
+}
+
+// asUser treats the token as a user access token: the user must reach the
+// target through an installation of this app.
+func (a *authorizer) asUser(ctx context.Context, c *github.Client, t target, rh *rateHeaders) (string, error) {
+	user, resp, err := c.Users.Get(ctx, "")
+	rh.record(resp)
+	if err != nil {
+		if code := classify(err); code == http.StatusUnauthorized || code == http.StatusForbidden {
+			return "", errBadCredentials
+		}
+		return "", githubFailure("read the token's user", err)
+	}
+	login := user.GetLogin()
+	found := false
+	opts := &github.ListOptions{PerPage: 100}
+	for !found {
+		insts, resp, err := c.Apps.ListUserInstallations(ctx, opts)
+		rh.record(resp)
+		if err != nil {
+			if classify(err) == http.StatusForbidden || classify(err) == http.StatusNotFound {
+				return "", errForbidden
+			}
+			return "", githubFailure("list the installations of "+login, err)
+		}
+		for _, in := range insts {
+			if in.GetID() == t.installationID {
+				found = true
+				break
+			}
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if !found {
+		return "", errForbidden
+	}
+	if t.repo == "" {
+		return login, nil
+	}
+	opts = &github.ListOptions{PerPage: 100}
+	for {
+		list, resp, err := c.Apps.ListUserRepos(ctx, t.installationID, opts)
+		rh.record(resp)
+		if err != nil {
+			if classify(err) == http.StatusForbidden || classify(err) == http.StatusNotFound {
+				return "", errForbidden
+			}
+			return "", githubFailure(fmt.Sprintf("list the repositories %s reaches through installation %d", login, t.installationID), err)
+		}
+		for _, r := range list.Repositories {
+			if strings.EqualFold(r.GetFullName(), t.fullName()) {
+				return login, nil
+			}
+		}
+		if resp.NextPage == 0 {
+			return "", errForbidden
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+func installationPrincipal(id int64) string { return "installation:" + strconv.FormatInt(id, 10) }
+
+// classify returns the HTTP status of a GitHub error answer, 0 for a rate
+// limit or a failure without an answer.
+func classify(err error) int {
+	var rle *github.RateLimitError
+	var abuse *github.AbuseRateLimitError
+	if errors.As(err, &rle) || errors.As(err, &abuse) {
+		return 0
+	}
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}
+
+// githubFailure turns a failed credential check into *rateLimited or
+// *githubError.
+func githubFailure(doing string, err error) error {
+	var rle *github.RateLimitError
+	if errors.As(err, &rle) {
+		until := rle.Rate.Reset.Time
+		if until.IsZero() {
+			until = time.Now().Add(time.Minute)
+		}
+		return &rateLimited{until: until}
+	}
+	var abuse *github.AbuseRateLimitError
+	if errors.As(err, &abuse) {
+		wait := time.Minute
+		if abuse.RetryAfter != nil {
+			wait = *abuse.RetryAfter
+		}
+		return &rateLimited{until: time.Now().Add(wait)}
+	}
+	return &githubError{err: fmt.Errorf("%s: %w", doing, err)}
+}
+
+// tokenHash is the cache key of a token: never the token itself.
+func tokenHash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// bearerToken reads Authorization: Bearer <token> (or token <token>).
+// ok is false without such a header.
+func bearerToken(r *http.Request) (string, bool) {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	scheme, tok, found := strings.Cut(h, " ")
+	if !found {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	if tok == "" {
+		return "", false
+	}
+	switch strings.ToLower(scheme) {
+	case "bearer", "token":
+		return tok, true
+	}
+	return "", false
+}
+
+// confirmations is a small bounded cache of positive answers with a time
+// to live, owned by one authorizer.
+type confirmations struct {
+	ttl time.Duration
+	max int
+	now func() time.Time
+
+	mu      sync.Mutex
+	entries map[string]confirmation
+}
+
+type confirmation struct {
+	who     string
+	expires time.Time
+}
+
+func newConfirmations(ttl time.Duration, max int, now func() time.Time) *confirmations {
+	return &confirmations{ttl: ttl, max: max, now: now, entries: map[string]confirmation{}}
+}
+
+func (c *confirmations) get(key string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[key]
+	if !ok {
+		return "", false
+	}
+	if !c.now().Before(e.expires) {
+		delete(c.entries, key)
+		return "", false
+	}
+	return e.who, true
+}
+
+func (c *confirmations) put(key, who string) {
+	if c.ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	if len(c.entries) >= c.max {
+		for k, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, k)
+			}
+		}
+		// Still full: drop arbitrary entries; they are only a shortcut.
+		for k := range c.entries {
+			if len(c.entries) < c.max {
+				break
+			}
+			delete(c.entries, k)
+		}
+	}
+	c.entries[key] = confirmation{who: who, expires: now.Add(c.ttl)}
+}
+
+func (c *confirmations) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.entries)
+}

@@ -1,0 +1,593 @@
+// Package load serves the load endpoints: HTTP paths that mirror GitHub's
+// API under /load/ and ask for a backfill of what they name, queued as a
+// scan (202) or, for single objects with ?inline=true, run at once (200).
+// Callers authenticate with a GitHub installation or user access token
+// that GitHub confirms reaches the repository, or with a logged-in UI
+// session and its CSRF token. The work always runs with the installation's
+// own token, never the caller's.
+package load
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/rs/zerolog"
+
+	"github.com/webhookdb/webhookdb/jobs"
+)
+
+// Scheduler queues scans and reads their progress; *jobs.Scheduler is one.
+type Scheduler interface {
+	Scan(ctx context.Context, req jobs.ScanRequest) (scanID int64, joined bool, err error)
+	Status(ctx context.Context, scanID int64) (jobs.ScanStatus, error)
+}
+
+// InlineSyncer fetches one object from GitHub with the installation's token
+// and stores it before returning; *jobs.Syncer is one. Build its client
+// creator with githubapp.WithClientMiddleware(RecordRateLimit) so that
+// GitHub's rate-limit headers reach the caller. Its errors are
+// jobs.ErrNotFound when GitHub has no such object, jobs.ErrNoInstallation,
+// and *jobs.RateLimitedError when the installation's budget is spent.
+type InlineSyncer interface {
+	Sync(ctx context.Context, req jobs.ScanRequest) (scanID int64, err error)
+}
+
+// SessionChecker reads a request's UI session (ui.UI is one): the
+// logged-in user's login and GitHub access token, and whether the request
+// carries the session's CSRF token. ok is false without a logged-in
+// session.
+type SessionChecker interface {
+	SessionUser(r *http.Request) (login, token string, csrfOK, ok bool)
+}
+
+// Options configure the endpoints.
+type Options struct {
+	DB        *sql.DB
+	Scheduler Scheduler
+	// Inline runs ?inline=true loads; without it they answer 501.
+	Inline InlineSyncer
+	// Sessions, when set, lets a logged-in UI session load.
+	Sessions SessionChecker
+	// V3APIURL is GitHub's REST API root (githubapp.Config.V3APIURL).
+	V3APIURL string
+	// Apps makes the app (JWT) client that finds which installation covers
+	// a repository GitHub has not told us about yet.
+	Apps   githubapp.ClientCreator
+	Logger zerolog.Logger
+	// HTTPClient calls GitHub to confirm tokens; default 15s timeout.
+	HTTPClient *http.Client
+	// CacheTTL is how long a confirmed token stays confirmed; default one
+	// minute. CacheSize bounds the entries; default 10000.
+	CacheTTL  time.Duration
+	CacheSize int
+	// Now is the clock of the cache; default time.Now.
+	Now func() time.Time
+}
+
+// Handler serves the load endpoints and GET /status/{scan_id}.
+type Handler struct {
+	opts Options
+	auth *authorizer
+}
+
+// New builds the endpoints.
+func New(o Options) (*Handler, error) {
+	if o.DB == nil || o.Scheduler == nil {
+		return nil, errors.New("load: database and scheduler are required")
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Timeout: 15 * time.Second}
+	}
+	if o.CacheTTL == 0 {
+		o.CacheTTL = time.Minute
+	}
+	if o.CacheSize <= 0 {
+		o.CacheSize = 10000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	api, err := url.Parse(strings.TrimRight(o.V3APIURL, "/") + "/")
+	if err != nil || api.Host == "" {
+		return nil, fmt.Errorf("load: GitHub API URL %q is not a URL", o.V3APIURL)
+	}
+	h := &Handler{opts: o}
+	h.auth = &authorizer{
+		apiURL:                  api,
+		client:                  o.HTTPClient,
+		cache:                   newConfirmations(o.CacheTTL, o.CacheSize, o.Now),
+		resolveRepoInstallation: h.repoInstallation,
+	}
+	return h, nil
+}
+
+// endpoint is one load route.
+type endpoint struct {
+	pattern string
+	// kind is the scan kind (a jobs collection or sync job name).
+	kind string
+	// query lists the query parameters the endpoint accepts.
+	query []string
+	// installation: the route names an installation, not a repository.
+	installation bool
+	number       bool // {number} in the path
+	name         bool // {name} in the path (labels)
+	// children is forced on (an installation loads everything).
+	children bool
+}
+
+// endpoints are the load routes, as the design's route table lists them;
+// the table is never modified.
+var endpoints = []endpoint{
+	{pattern: "/load/installations/{id}", kind: jobs.CollectionRepositories, installation: true, children: true},
+	{pattern: "/load/repos/{owner}/{repo}", kind: jobs.JobSyncRepository, query: []string{"inline", "children"}},
+	{pattern: "/load/repos/{owner}/{repo}/pulls", kind: jobs.CollectionPullRequests, query: []string{"state", "children"}},
+	{pattern: "/load/repos/{owner}/{repo}/pulls/{number}", kind: jobs.JobSyncPullRequest, query: []string{"inline", "children"}, number: true},
+	{pattern: "/load/repos/{owner}/{repo}/pulls/{number}/files", kind: jobs.CollectionPullRequestFiles, number: true},
+	{pattern: "/load/repos/{owner}/{repo}/issues", kind: jobs.CollectionIssues, query: []string{"state"}},
+	{pattern: "/load/repos/{owner}/{repo}/issues/{number}", kind: jobs.JobSyncIssue, query: []string{"inline"}, number: true},
+	{pattern: "/load/repos/{owner}/{repo}/issues/comments", kind: jobs.CollectionIssueComments},
+	{pattern: "/load/repos/{owner}/{repo}/labels", kind: jobs.CollectionLabels},
+	{pattern: "/load/repos/{owner}/{repo}/labels/{name}", kind: jobs.JobSyncLabel, query: []string{"inline"}, name: true},
+	{pattern: "/load/repos/{owner}/{repo}/milestones", kind: jobs.CollectionMilestones},
+	{pattern: "/load/repos/{owner}/{repo}/milestones/{number}", kind: jobs.JobSyncMilestone, query: []string{"inline"}, number: true},
+}
+
+// Register mounts the routes on mux, each wrapped by wrap (the session
+// middleware) when it is not nil. Other methods answer 405 with Allow,
+// from http.ServeMux.
+func (h *Handler) Register(mux *http.ServeMux, wrap func(http.Handler) http.Handler) {
+	if wrap == nil {
+		wrap = func(h http.Handler) http.Handler { return h }
+	}
+	for _, ep := range endpoints {
+		mux.Handle("POST "+ep.pattern, wrap(h.loadHandler(ep)))
+	}
+	mux.Handle("GET /status/{scan_id}", http.HandlerFunc(h.status))
+}
+
+// request is one parsed load request.
+type request struct {
+	scan   jobs.ScanRequest
+	inline bool
+}
+
+// parse reads and checks the path and query of r for ep.
+func parse(ep endpoint, r *http.Request) (request, error) {
+	var out request
+	out.scan.Kind = ep.kind
+	out.scan.Children = ep.children
+	if ep.installation {
+		id, err := parseID("installation id", r.PathValue("id"))
+		if err != nil {
+			return out, err
+		}
+		out.scan.InstallationID = id
+	} else {
+		owner, repo := r.PathValue("owner"), r.PathValue("repo")
+		if err := checkOwner(owner); err != nil {
+			return out, err
+		}
+		if err := checkRepo(repo); err != nil {
+			return out, err
+		}
+		out.scan.Owner, out.scan.Repo = owner, repo
+	}
+	if ep.number {
+		n, err := parseNumber("number", r.PathValue("number"))
+		if err != nil {
+			return out, err
+		}
+		out.scan.Number = n
+	}
+	if ep.name {
+		name := r.PathValue("name")
+		if err := checkLabelName(name); err != nil {
+			return out, err
+		}
+		out.scan.Name = name
+	}
+	q, err := parseQuery(r.URL.RawQuery, ep.query)
+	if err != nil {
+		return out, err
+	}
+	out.scan.State = q.state
+	if q.children {
+		out.scan.Children = true
+	}
+	out.inline = q.inline
+	return out, nil
+}
+
+func (h *Handler) loadHandler(ep endpoint) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		log := h.opts.Logger.With().Str("route", ep.pattern).Str("path", r.URL.Path).Logger()
+		req, err := parse(ep, r)
+		if err != nil {
+			log.Info().Err(err).Msg("load refused: bad input")
+			writeMessage(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		var rate rateHeaders
+		who, status, err := h.authenticate(ctx, r, &req.scan, &rate)
+		rate.copyTo(w.Header())
+		if err != nil {
+			log.Info().Err(err).Int("status", status).Str("requested_by", who).Msg("load refused")
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="webhookdb"`)
+			}
+			var rl *rateLimited
+			if errors.As(err, &rl) {
+				setRetryAfter(w, rl.until, h.opts.Now())
+			}
+			msg := err.Error()
+			if status == http.StatusBadGateway {
+				// The details (database, GitHub) are in the log.
+				log.Error().Err(err).Msg("load: credentials or installation could not be checked")
+				msg = "could not check the credentials and the installation with GitHub; try again"
+			}
+			writeMessage(w, status, msg)
+			return
+		}
+		req.scan.RequestedBy = who
+		log = log.With().Str("requested_by", who).Str("kind", req.scan.Kind).Int64("installation", req.scan.InstallationID).Logger()
+
+		if req.inline {
+			h.inline(ctx, w, req.scan, log)
+			return
+		}
+		id, joined, err := h.opts.Scheduler.Scan(ctx, req.scan)
+		if err != nil && id == 0 {
+			log.Error().Err(err).Msg("load failed: cannot queue the scan")
+			writeMessage(w, http.StatusInternalServerError, "could not queue the scan")
+			return
+		}
+		if err != nil {
+			// The scan row exists; its first job is queued again by the
+			// scheduler's sweeper.
+			log.Warn().Err(err).Int64("scan_id", id).Msg("scan recorded, first job not queued yet")
+		}
+		log.Info().Int64("scan_id", id).Bool("joined", joined).Msg("load queued")
+		w.Header().Set("Location", "/status/"+strconv.FormatInt(id, 10))
+		writeJSON(w, http.StatusAccepted, map[string]any{"message": "queued", "scan_id": id})
+	})
+}
+
+func (h *Handler) inline(ctx context.Context, w http.ResponseWriter, req jobs.ScanRequest, log zerolog.Logger) {
+	if h.opts.Inline == nil {
+		writeMessage(w, http.StatusNotImplemented, "inline loads are not available on this server")
+		return
+	}
+	ctx, rec := withRateRecorder(ctx)
+	id, err := h.opts.Inline.Sync(ctx, req)
+	rec.copyTo(w.Header())
+	log = log.With().Int64("scan_id", id).Logger()
+	var rle *jobs.RateLimitedError
+	switch {
+	case err == nil:
+		log.Info().Msg("load done inline")
+		writeJSON(w, http.StatusOK, map[string]any{"message": "success", "scan_id": id})
+	case errors.Is(err, jobs.ErrNotFound):
+		log.Info().Err(err).Msg("load inline: not found on GitHub")
+		writeMessage(w, http.StatusNotFound, describe(req)+" was not found on GitHub")
+	case errors.As(err, &rle):
+		secs := setRetryAfter(w, rle.Until, h.opts.Now())
+		if !rle.Secondary && w.Header().Get("X-RateLimit-Remaining") == "" {
+			// go-github refused locally, knowing the limit: say what it knew.
+			w.Header().Set("X-RateLimit-Remaining", "0")
+			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(rle.Until.Unix(), 10))
+		}
+		log.Warn().Err(err).Int("retry_after", secs).Msg("load inline: rate limit spent")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"message":     fmt.Sprintf("GitHub's rate limit of the installation is spent; retry in %d seconds (the load is queued to run then)", secs),
+			"retry_after": secs,
+			"scan_id":     id,
+		})
+	case errors.Is(err, jobs.ErrNoInstallation):
+		writeMessage(w, http.StatusNotFound, notInstalled(req.Owner, req.Repo))
+	default:
+		log.Error().Err(err).Msg("load inline failed")
+		writeMessage(w, http.StatusBadGateway, "could not load "+describe(req)+" from GitHub")
+	}
+}
+
+// setRetryAfter sets Retry-After to the whole seconds until t (at least 1)
+// and returns them.
+func setRetryAfter(w http.ResponseWriter, t, now time.Time) int {
+	secs := int(math.Ceil(t.Sub(now).Seconds()))
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	return secs
+}
+
+func describe(req jobs.ScanRequest) string {
+	repo := req.Owner + "/" + req.Repo
+	switch req.Kind {
+	case jobs.JobSyncPullRequest:
+		return fmt.Sprintf("pull request %s#%d", repo, req.Number)
+	case jobs.JobSyncIssue:
+		return fmt.Sprintf("issue %s#%d", repo, req.Number)
+	case jobs.JobSyncMilestone:
+		return fmt.Sprintf("milestone %d of %s", req.Number, repo)
+	case jobs.JobSyncLabel:
+		return fmt.Sprintf("label %q of %s", req.Name, repo)
+	}
+	return repo
+}
+
+func notInstalled(owner, repo string) string {
+	return fmt.Sprintf("the webhookdb app is not installed on %s/%s", owner, repo)
+}
+
+// authenticate finds the caller and checks that it may load what req
+// names. It fills req.InstallationID and returns who asked, or the status
+// to answer with and why.
+func (h *Handler) authenticate(ctx context.Context, r *http.Request, req *jobs.ScanRequest, rate *rateHeaders) (who string, status int, err error) {
+	token, isBearer := bearerToken(r)
+	session := ""
+	if !isBearer && h.opts.Sessions != nil {
+		login, tok, csrfOK, ok := h.opts.Sessions.SessionUser(r)
+		if ok {
+			if !csrfOK {
+				return login, http.StatusForbidden, errors.New("the session's CSRF token is missing or wrong: send it as X-CSRF-Token")
+			}
+			token, session = tok, login
+		}
+	}
+	if token == "" {
+		return "", http.StatusUnauthorized, errNoCredentials
+	}
+
+	t := target{installationID: req.InstallationID, owner: req.Owner, repo: req.Repo}
+	var missing error
+	if req.InstallationID != 0 {
+		ok, err := h.installationExists(ctx, req.InstallationID)
+		if err != nil {
+			return session, http.StatusBadGateway, err
+		}
+		if !ok {
+			missing = fmt.Errorf("installation %d of the webhookdb app does not exist", req.InstallationID)
+		}
+	} else {
+		id, err := h.repoInstallation(ctx, req.Owner, req.Repo)
+		switch {
+		case errors.Is(err, jobs.ErrNoInstallation):
+			missing = errors.New(notInstalled(req.Owner, req.Repo))
+		case err != nil:
+			return session, http.StatusBadGateway, err
+		}
+		t.installationID = id
+		req.InstallationID = id
+	}
+	if missing != nil {
+		// Bad credentials are told as such before anything about the
+		// app's installations.
+		if err := h.auth.check(ctx, token, rate); err != nil {
+			return session, authStatus(err), err
+		}
+		return session, http.StatusNotFound, missing
+	}
+
+	who, err = h.auth.authorize(ctx, token, t, rate)
+	if err == nil {
+		return who, 0, nil
+	}
+	if errors.Is(err, errForbidden) {
+		if t.repo == "" {
+			err = fmt.Errorf("%w: installation %d", err, t.installationID)
+		} else {
+			err = fmt.Errorf("%w: %s", err, t.fullName())
+		}
+	}
+	if session != "" && errors.Is(err, errBadCredentials) {
+		err = fmt.Errorf("%w: the login of %s has expired, log in again at /api/github/auth", err, session)
+	}
+	return session, authStatus(err), err
+}
+
+// authStatus is the answer to an authentication failure.
+func authStatus(err error) int {
+	var rl *rateLimited
+	switch {
+	case errors.Is(err, errBadCredentials):
+		return http.StatusUnauthorized
+	case errors.Is(err, errForbidden):
+		return http.StatusForbidden
+	case errors.As(err, &rl):
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadGateway
+}
+
+// repoInstallation finds the installation covering owner/repo: the stored
+// mapping first, then GitHub with the app's JWT. jobs.ErrNoInstallation
+// when none does.
+func (h *Handler) repoInstallation(ctx context.Context, owner, repo string) (int64, error) {
+	var id int64
+	err := h.opts.DB.QueryRowContext(ctx, `
+		SELECT ir.installation_id
+		FROM github_repository r
+		JOIN github_installation_repository ir ON ir.repo_id = r.id
+		JOIN github_installation i ON i.id = ir.installation_id AND i.deleted_at IS NULL
+		WHERE lower(r.full_name) = lower($1)
+		ORDER BY ir.created_at DESC LIMIT 1`, owner+"/"+repo).Scan(&id)
+	switch {
+	case err == nil:
+		return id, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("look up the installation of %s/%s: %w", owner, repo, err)
+	}
+	if h.opts.Apps == nil {
+		return 0, fmt.Errorf("%s/%s: %w", owner, repo, jobs.ErrNoInstallation)
+	}
+	app, err := h.opts.Apps.NewAppClient()
+	if err != nil {
+		return 0, fmt.Errorf("app client: %w", err)
+	}
+	inst, _, err := app.Apps.FindRepositoryInstallation(ctx, owner, repo)
+	if err != nil {
+		if classify(err) == http.StatusNotFound {
+			return 0, fmt.Errorf("%s/%s: %w", owner, repo, jobs.ErrNoInstallation)
+		}
+		return 0, fmt.Errorf("ask GitHub for the installation of %s/%s: %w", owner, repo, err)
+	}
+	return inst.GetID(), nil
+}
+
+// installationExists says whether the app has installation id: stored
+// first, then GitHub with the app's JWT.
+func (h *Handler) installationExists(ctx context.Context, id int64) (bool, error) {
+	var deleted sql.NullTime
+	err := h.opts.DB.QueryRowContext(ctx, `SELECT deleted_at FROM github_installation WHERE id = $1`, id).Scan(&deleted)
+	switch {
+	case err == nil:
+		return !deleted.Valid, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return false, fmt.Errorf("look up installation %d: %w", id, err)
+	}
+	if h.opts.Apps == nil {
+		return false, nil
+	}
+	app, err := h.opts.Apps.NewAppClient()
+	if err != nil {
+		return false, fmt.Errorf("app client: %w", err)
+	}
+	_, _, err = app.Apps.GetInstallation(ctx, id)
+	if err != nil {
+		if classify(err) == http.StatusNotFound {
+			return false, nil
+		}
+		return false, fmt.Errorf("ask GitHub for installation %d: %w", id, err)
+	}
+	return true, nil
+}
+
+// statusBody is what GET /status/{scan_id} answers: the design's fields,
+// for the scan and every scan it started (children), added up.
+type statusBody struct {
+	ScanID      int64      `json:"scan_id"`
+	Kind        string     `json:"kind"`
+	Status      string     `json:"status"`
+	PagesTotal  *int       `json:"pages_total"`
+	PagesDone   int        `json:"pages_done"`
+	Items       int        `json:"items"`
+	Requests    int        `json:"requests"`
+	NotModified int        `json:"not_modified"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	Error       *string    `json:"error"`
+	// Scans counts the scan and its descendants.
+	Scans int `json:"scans"`
+}
+
+func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	id, err := parseID("scan id", r.PathValue("scan_id"))
+	if err != nil {
+		writeMessage(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	st, err := h.opts.Scheduler.Status(ctx, id)
+	if errors.Is(err, jobs.ErrNoScan) {
+		writeMessage(w, http.StatusNotFound, fmt.Sprintf("there is no scan %d", id))
+		return
+	}
+	if err != nil {
+		h.opts.Logger.Error().Err(err).Int64("scan_id", id).Msg("read scan status")
+		writeMessage(w, http.StatusInternalServerError, "could not read the scan")
+		return
+	}
+	body := statusBody{
+		ScanID: st.ID, Kind: st.Kind, Status: st.Status, PagesTotal: st.PagesTotal,
+		PagesDone: st.PagesDone, Items: st.Items, Requests: st.Requests, NotModified: st.NotModified,
+		StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Error: st.Error, Scans: 1,
+	}
+	if err := h.addDescendants(ctx, &body); err != nil {
+		h.opts.Logger.Error().Err(err).Int64("scan_id", id).Msg("read child scans")
+		writeMessage(w, http.StatusInternalServerError, "could not read the scan")
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// addDescendants folds the scans a scan started (a repository's pulls, a
+// pull's files...) into its status: the load is done only when they all
+// are, and failed if one failed.
+func (h *Handler) addDescendants(ctx context.Context, b *statusBody) error {
+	var n, queued, running, failed int
+	var pagesTotal, pagesDone, items, requests, notModified int
+	var lastFinished sql.NullTime
+	var firstErr sql.NullString
+	err := h.opts.DB.QueryRowContext(ctx, `
+		WITH RECURSIVE tree AS (
+			SELECT id, 0 AS depth FROM scan WHERE parent_scan_id = $1
+			UNION ALL
+			SELECT s.id, t.depth + 1 FROM scan s JOIN tree t ON s.parent_scan_id = t.id WHERE t.depth < 10
+		)
+		SELECT count(*),
+		       count(*) FILTER (WHERE s.status = 'queued'),
+		       count(*) FILTER (WHERE s.status = 'running'),
+		       count(*) FILTER (WHERE s.status = 'failed'),
+		       coalesce(sum(s.pages_total), 0), coalesce(sum(s.pages_done), 0),
+		       coalesce(sum(s.items), 0), coalesce(sum(s.requests), 0), coalesce(sum(s.not_modified), 0),
+		       max(s.finished_at),
+		       (array_agg(s.error ORDER BY s.id) FILTER (WHERE s.status = 'failed'))[1]
+		FROM tree JOIN scan s ON s.id = tree.id`, b.ScanID).Scan(&n, &queued, &running, &failed,
+		&pagesTotal, &pagesDone, &items, &requests, &notModified, &lastFinished, &firstErr)
+	if err != nil {
+		return fmt.Errorf("sum the child scans of %d: %w", b.ScanID, err)
+	}
+	if n == 0 {
+		return nil
+	}
+	b.Scans += n
+	if b.PagesTotal != nil {
+		total := *b.PagesTotal + pagesTotal
+		b.PagesTotal = &total
+	} else if pagesTotal > 0 {
+		b.PagesTotal = &pagesTotal
+	}
+	b.PagesDone += pagesDone
+	b.Items += items
+	b.Requests += requests
+	b.NotModified += notModified
+	if b.Status == "done" {
+		switch {
+		case queued+running > 0:
+			b.Status = "running"
+			b.FinishedAt = nil
+		case failed > 0:
+			b.Status = "failed"
+			if b.Error == nil && firstErr.Valid {
+				b.Error = &firstErr.String
+			}
+		}
+		if queued+running == 0 && lastFinished.Valid && (b.FinishedAt == nil || lastFinished.Time.After(*b.FinishedAt)) {
+			b.FinishedAt = &lastFinished.Time
+		}
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+}
+
+func writeMessage(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"message": msg})
+}

@@ -1,0 +1,193 @@
+package process
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+	"github.com/volatiletech/sqlboiler/v4/boil"
+)
+
+var installationSpec = &spec{
+	table:     "github_installation",
+	conflict:  "id",
+	guard:     guardUpdatedAt,
+	returning: "id::text",
+	cols: cols("id!", "app_id", "account_id", "account_login", "account_type", "target_type",
+		"repository_selection", "permissions", "events", "html_url", "suspended_at",
+		"suspended_by_login", "created_at", "updated_at~"),
+}
+
+// Installation upserts an installation and its account (a partial user).
+// Suspension is carried by the payload's suspended_at/suspended_by, so the
+// suspend and unsuspend events need nothing else. deleted_at is left alone:
+// only DeleteInstallation sets it.
+func Installation(ctx context.Context, exec boil.ContextExecutor, in *github.Installation, m Meta) (Outcome, error) {
+	if in == nil || in.ID == nil {
+		return 0, fmt.Errorf("installation without id: %w", ErrInvalid)
+	}
+	if in.Account == nil || in.Account.ID == nil || in.Account.Login == nil {
+		return 0, fmt.Errorf("installation %d without account: %w", *in.ID, ErrInvalid)
+	}
+	if err := checkMeta(m); err != nil {
+		return 0, err
+	}
+	var perms any
+	if in.Permissions != nil {
+		b, err := json.Marshal(in.Permissions)
+		if err != nil {
+			return 0, fmt.Errorf("installation %d permissions: %w", *in.ID, err)
+		}
+		perms = string(b)
+	}
+	if err := nestedUsers(ctx, exec, m, in.Account, in.SuspendedBy); err != nil {
+		return 0, fmt.Errorf("upsert installation %d: %w", *in.ID, err)
+	}
+	r := row{
+		key:     idKey(*in.ID),
+		partial: in.UpdatedAt == nil,
+		version: version(in.UpdatedAt),
+		vals: []any{*in.ID, i64(in.AppID), *in.Account.ID, *in.Account.Login, str(in.Account.Type),
+			str(in.TargetType), str(in.RepositorySelection), perms, strs(in.Events), str(in.HTMLURL),
+			ts(in.SuspendedAt), userLogin(in.SuspendedBy), ts(in.CreatedAt), ts(in.UpdatedAt)},
+	}
+	written, err := upsert(ctx, exec, installationSpec, m, []row{r})
+	if err != nil {
+		return 0, fmt.Errorf("upsert installation %d: %w", *in.ID, err)
+	}
+	return outcome(written, r.key), nil
+}
+
+// DeleteInstallation marks an installation deleted (the row stays, for
+// history) and drops its repository list: it covers nothing any more.
+func DeleteInstallation(ctx context.Context, exec boil.ContextExecutor, installationID int64, m Meta) error {
+	if err := checkMeta(m); err != nil {
+		return err
+	}
+	via, _ := viaColumn(m)
+	q := `UPDATE github_installation SET deleted_at = COALESCE(deleted_at, $2), ` + via + ` = $2 WHERE id = $1`
+	if _, err := exec.ExecContext(ctx, q, installationID, m.FetchedAt); err != nil {
+		return fmt.Errorf("mark installation %d deleted: %w", installationID, err)
+	}
+	if _, err := exec.ExecContext(ctx, `DELETE FROM github_installation_repository WHERE installation_id = $1`, installationID); err != nil {
+		return fmt.Errorf("delete repositories of installation %d: %w", installationID, err)
+	}
+	return nil
+}
+
+// SuspendInstallation records a suspension when only the id is at hand
+// (Installation does it from a full payload).
+func SuspendInstallation(ctx context.Context, exec boil.ContextExecutor, installationID int64, at time.Time, byLogin string, m Meta) error {
+	if err := checkMeta(m); err != nil {
+		return err
+	}
+	via, _ := viaColumn(m)
+	var by any
+	if byLogin != "" {
+		by = byLogin
+	}
+	q := `UPDATE github_installation SET suspended_at = $2, suspended_by_login = $3, ` + via + ` = $4 WHERE id = $1`
+	if _, err := exec.ExecContext(ctx, q, installationID, at, by, m.FetchedAt); err != nil {
+		return fmt.Errorf("suspend installation %d: %w", installationID, err)
+	}
+	return nil
+}
+
+// UnsuspendInstallation clears a suspension.
+func UnsuspendInstallation(ctx context.Context, exec boil.ContextExecutor, installationID int64, m Meta) error {
+	if err := checkMeta(m); err != nil {
+		return err
+	}
+	via, _ := viaColumn(m)
+	q := `UPDATE github_installation SET suspended_at = NULL, suspended_by_login = NULL, ` + via + ` = $2 WHERE id = $1`
+	if _, err := exec.ExecContext(ctx, q, installationID, m.FetchedAt); err != nil {
+		return fmt.Errorf("unsuspend installation %d: %w", installationID, err)
+	}
+	return nil
+}
+
+// InstallationRepositories applies an installation_repositories event: the
+// added repositories are upserted (as partial repositories unless full) and
+// linked, the removed ones unlinked (their rows stay: another installation
+// may cover them). The installation row must exist.
+func InstallationRepositories(ctx context.Context, exec boil.ContextExecutor, installationID int64, added, removed []*github.Repository, m Meta) error {
+	if err := checkMeta(m); err != nil {
+		return err
+	}
+	ids, err := upsertListedRepositories(ctx, exec, installationID, added, m)
+	if err != nil {
+		return err
+	}
+	if err := linkRepositories(ctx, exec, installationID, ids); err != nil {
+		return err
+	}
+	gone := make([]int64, 0, len(removed))
+	for _, r := range removed {
+		if r != nil && r.ID != nil {
+			gone = append(gone, *r.ID)
+		}
+	}
+	if len(gone) > 0 {
+		q := `DELETE FROM github_installation_repository WHERE installation_id = $1 AND repo_id = ANY($2)`
+		if _, err := exec.ExecContext(ctx, q, installationID, gone); err != nil {
+			return fmt.Errorf("unlink %d repositories from installation %d: %w", len(gone), installationID, err)
+		}
+	}
+	return nil
+}
+
+// SetInstallationRepositories replaces the whole repository list of an
+// installation (installation created, or a complete scan of it).
+func SetInstallationRepositories(ctx context.Context, exec boil.ContextExecutor, installationID int64, repos []*github.Repository, m Meta) error {
+	if err := checkMeta(m); err != nil {
+		return err
+	}
+	ids, err := upsertListedRepositories(ctx, exec, installationID, repos, m)
+	if err != nil {
+		return err
+	}
+	q := `DELETE FROM github_installation_repository WHERE installation_id = $1 AND NOT (repo_id = ANY($2))`
+	if _, err := exec.ExecContext(ctx, q, installationID, ids); err != nil {
+		return fmt.Errorf("unlink old repositories of installation %d: %w", installationID, err)
+	}
+	return linkRepositories(ctx, exec, installationID, ids)
+}
+
+func upsertListedRepositories(ctx context.Context, exec boil.ContextExecutor, installationID int64, repos []*github.Repository, m Meta) ([]int64, error) {
+	ids := make([]int64, 0, len(repos))
+	rows := make([]row, 0, len(repos))
+	users := make([]*github.User, 0, len(repos))
+	for _, r := range repos {
+		rw, err := repositoryRow(r)
+		if err != nil {
+			return nil, fmt.Errorf("repositories of installation %d: %w", installationID, err)
+		}
+		ids = append(ids, *r.ID)
+		rows = append(rows, rw)
+		users = append(users, r.Owner)
+	}
+	if len(rows) == 0 {
+		return ids, nil
+	}
+	if err := nestedUsers(ctx, exec, m, users...); err != nil {
+		return nil, fmt.Errorf("repositories of installation %d: %w", installationID, err)
+	}
+	if _, err := writeRepositories(ctx, exec, m, rows); err != nil {
+		return nil, fmt.Errorf("repositories of installation %d: %w", installationID, err)
+	}
+	return ids, nil
+}
+
+func linkRepositories(ctx context.Context, exec boil.ContextExecutor, installationID int64, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	q := `INSERT INTO github_installation_repository (installation_id, repo_id)
+		SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`
+	if _, err := exec.ExecContext(ctx, q, installationID, ids); err != nil {
+		return fmt.Errorf("link %d repositories to installation %d: %w", len(ids), installationID, classify(err))
+	}
+	return nil
+}

@@ -1,0 +1,70 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/volatiletech/sqlboiler/v4/boil"
+)
+
+// Permissions have no updated_at: the data fetched at least as late as the
+// stored replication wins.
+var permissionSpec = &spec{
+	table:     "github_user_repository_association",
+	conflict:  "user_id, repo_id",
+	guard:     guardFetched,
+	returning: "user_id::text",
+	cols: cols("user_id!", "repo_id!", "can_pull", "can_triage", "can_push", "can_maintain",
+		"can_admin", "role_name~"),
+}
+
+// UserRepositoryPermission records what a user may do in a stored
+// repository, from GitHub's permissions object (keys pull, triage, push,
+// maintain, admin, as in the collaborators API).
+func UserRepositoryPermission(ctx context.Context, exec boil.ContextExecutor, userID, repoID int64, perms map[string]bool, m Meta) error {
+	return writePermission(ctx, exec, userID, repoID, perms, nil, m)
+}
+
+// UserRepositoryPermissionLevel records a permission level name as GitHub
+// sends it in member events and the collaborator permission API ("admin",
+// "maintain", "write", "triage", "read", "none"); the name is kept as
+// role_name. Unknown levels are ErrInvalid.
+func UserRepositoryPermissionLevel(ctx context.Context, exec boil.ContextExecutor, userID, repoID int64, level string, m Meta) error {
+	ladder := []string{"pull", "triage", "push", "maintain", "admin"}
+	rank := map[string]int{"none": 0, "read": 1, "pull": 1, "triage": 2, "write": 3, "push": 3, "maintain": 4, "admin": 5}
+	n, ok := rank[level]
+	if !ok {
+		return fmt.Errorf("permission level %q of user %d on repo %d: %w", level, userID, repoID, ErrInvalid)
+	}
+	perms := make(map[string]bool, len(ladder))
+	for i, p := range ladder {
+		perms[p] = i < n
+	}
+	return writePermission(ctx, exec, userID, repoID, perms, level, m)
+}
+
+func writePermission(ctx context.Context, exec boil.ContextExecutor, userID, repoID int64, perms map[string]bool, role any, m Meta) error {
+	if err := checkMeta(m); err != nil {
+		return err
+	}
+	r := row{
+		key: strconv.FormatInt(userID, 10),
+		vals: []any{userID, repoID, perms["pull"], perms["triage"], perms["push"], perms["maintain"],
+			perms["admin"], role},
+	}
+	if _, err := upsert(ctx, exec, permissionSpec, m, []row{r}); err != nil {
+		return fmt.Errorf("upsert permission of user %d on repo %d: %w", userID, repoID, missingRepo(err, repoID))
+	}
+	return nil
+}
+
+// DeleteUserRepositoryAssociation removes a user's access to a repository
+// (member removed).
+func DeleteUserRepositoryAssociation(ctx context.Context, exec boil.ContextExecutor, userID, repoID int64) error {
+	q := `DELETE FROM github_user_repository_association WHERE user_id = $1 AND repo_id = $2`
+	if _, err := exec.ExecContext(ctx, q, userID, repoID); err != nil {
+		return fmt.Errorf("delete permission of user %d on repo %d: %w", userID, repoID, err)
+	}
+	return nil
+}
