@@ -32,9 +32,10 @@ models-check: services
 services:
 	@scripts/services.sh
 
-# Until `webhookdb demo` exists: the simulator and the app side by side.
+# The whole product against the GitHub simulator; Ctrl-C stops it.
+# DEMO_FLAGS passes flags on, e.g. make demo DEMO_FLAGS='--seed-repos 5'.
 demo: build services
-	scripts/demo.sh
+	./webhookdb demo $(DEMO_FLAGS)
 
 bench: build services
 	./webhookdb bench

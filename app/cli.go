@@ -78,7 +78,7 @@ func commands() []command {
 		{name: "serve", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, true, true) }},
 		{name: "web", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, true, false) }},
 		{name: "worker", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, false, true) }},
-		{name: "demo", run: notBuilt("demo")},
+		{name: "demo", run: runDemo, flags: demoFlags},
 		{name: "fake-github", run: runFakeGitHub, flags: fakeGitHubFlags},
 		{name: "bench", run: notBuilt("bench")},
 	}

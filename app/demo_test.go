@@ -1,0 +1,251 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/webhookdb/webhookdb/internal/testutil"
+)
+
+// syncBuffer is a strings.Builder the demo's goroutines can log into while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemo runs `webhookdb demo` in-process against a database it has to
+// create, and follows what a person trying it would see: the installation
+// webhook starts a backfill that completes, the replica holds the seeded
+// organization, simulated activity keeps arriving as webhooks, the printed
+// curl command is accepted, and Ctrl-C (cancel) exits 0.
+func TestDemo(t *testing.T) {
+	ctx := context.Background()
+	dbName := env.DatabaseName + "_demo"
+	u, err := url.Parse(env.DatabaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + dbName
+	dbURL := u.String()
+	namespace := env.Namespace + "_demo"
+	t.Cleanup(func() {
+		if err := testutil.DropDatabase(context.Background(), dbName); err != nil {
+			t.Errorf("drop %s: %v", dbName, err)
+		}
+		if err := testutil.DeleteNamespace(env.Redis, namespace); err != nil {
+			t.Errorf("delete namespace %s: %v", namespace, err)
+		}
+	})
+
+	getenv := map[string]string{"REDIS_URL": env.RedisURL, "WEBHOOKDB_NAMESPACE": namespace, "WEBHOOKDB_WORKERS": "4"}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	outR, outW := io.Pipe()
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		code := Run(runCtx, []string{"demo", "--addr", "127.0.0.1:0", "--github-addr", "127.0.0.1:0", "--database-url", dbURL,
+			"--seed-repos", "2", "--seed-pulls", "4", "--seed-issues", "3", "--seed-files", "2", "--seed-comments", "1",
+			"--activity", "100ms", "--activity-steps", "2"},
+			Env{Stdout: outW, Stderr: &stderr, Getenv: func(k string) (string, bool) { v, ok := getenv[k]; return v, ok }})
+		outW.Close()
+		done <- code
+	}()
+
+	// The description ends with the curl command.
+	var said strings.Builder
+	sc := bufio.NewScanner(outR)
+	for sc.Scan() {
+		said.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "curl -X POST") {
+			break
+		}
+	}
+	rest := make(chan string, 1)
+	go func() { b, _ := io.ReadAll(outR); rest <- string(b) }()
+	out := said.String()
+	for _, want := range []string{"Web UI:", "/api/github/auth", "as user-0", "Simulated GitHub:", "org-0 with 2 repositories, 8 pull requests, 6 issues",
+		"psql '" + dbURL + "'", "FROM github_pull_request", "FROM webhook_delivery", "expires in an hour", "Authorization: Bearer ghs_"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s\nstderr:\n%s", want, out, stderr.String())
+		}
+	}
+	ui := regexp.MustCompile(`Web UI:\s+(http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(out)
+	curl := regexp.MustCompile(`Bearer (\S+)" '(\S+)'`).FindStringSubmatch(out)
+	if ui == nil || curl == nil {
+		t.Fatalf("no UI URL or curl command in the output:\n%s\nstderr:\n%s", out, stderr.String())
+	}
+
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(25 * time.Second)
+	// waitFor polls the replica (the demo runs in other goroutines and
+	// tells nothing when it is done) until cond holds or the deadline.
+	waitFor := func(what string, cond func() (bool, error)) {
+		t.Helper()
+		for {
+			ok, err := cond()
+			if err != nil {
+				t.Fatalf("%s: %v\nstderr:\n%s", what, err, stderr.String())
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s\nstderr (tail):\n%s", what, tail(stderr.String(), 4000))
+			}
+			select {
+			case code := <-done:
+				t.Fatalf("demo exited with %d while waiting for %s\nstderr:\n%s", code, what, stderr.String())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+
+	waitFor("the backfill of both repositories", func() (bool, error) {
+		var total, notDone, failed, pullScans, issueScans int
+		err := db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE status <> 'done'), count(*) FILTER (WHERE status = 'failed'),
+			count(*) FILTER (WHERE kind = 'pull_requests' AND status = 'done'), count(*) FILTER (WHERE kind = 'issues' AND status = 'done') FROM scan`).
+			Scan(&total, &notDone, &failed, &pullScans, &issueScans)
+		if err != nil {
+			return false, err
+		}
+		if failed > 0 {
+			var msg sql.NullString
+			_ = db.QueryRowContext(ctx, `SELECT error FROM scan WHERE status = 'failed' LIMIT 1`).Scan(&msg)
+			t.Fatalf("%d scans failed, e.g.: %s", failed, msg.String)
+		}
+		return total > 0 && notDone == 0 && pullScans == 2 && issueScans == 2, nil
+	})
+
+	var installs int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM webhook_delivery WHERE event = 'installation' AND action = 'created' AND status = 'processed'`).Scan(&installs); err != nil {
+		t.Fatal(err)
+	}
+	if installs != 1 {
+		t.Errorf("%d processed installation.created deliveries, want 1", installs)
+	}
+	tests := []struct {
+		what  string
+		query string
+		min   int
+	}{
+		{"installations of org-0", `SELECT count(*) FROM github_installation WHERE account_login = 'org-0' AND deleted_at IS NULL`, 1},
+		{"repositories", `SELECT count(*) FROM github_repository WHERE owner_login = 'org-0' AND name IN ('repo-0', 'repo-1')`, 2},
+		{"pull requests of repo-0", `SELECT count(*) FROM github_pull_request p JOIN github_repository r ON r.id = p.base_repo_id WHERE r.full_name = 'org-0/repo-0'`, 4},
+		{"pull requests of repo-1", `SELECT count(*) FROM github_pull_request p JOIN github_repository r ON r.id = p.base_repo_id WHERE r.full_name = 'org-0/repo-1'`, 4},
+		{"issues (not pulls) of repo-0", `SELECT count(*) FROM github_issue i JOIN github_repository r ON r.id = i.repo_id WHERE r.full_name = 'org-0/repo-0' AND NOT i.is_pull_request`, 3},
+		{"files of pull requests", `SELECT count(*) FROM github_pull_request_file`, 16},
+	}
+	for _, tt := range tests {
+		var n int
+		if err := db.QueryRowContext(ctx, tt.query).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", tt.what, err)
+		}
+		if n < tt.min {
+			t.Errorf("%s: %d rows, want at least %d", tt.what, n, tt.min)
+		}
+	}
+
+	waitFor("simulated activity to arrive as webhooks", func() (bool, error) {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM webhook_delivery WHERE event <> 'installation' AND status = 'processed'`).Scan(&n)
+		return n >= 4, err
+	})
+	if !strings.Contains(stderr.String(), "demo: simulated activity") {
+		t.Errorf("no activity batch logged:\n%s", tail(stderr.String(), 4000))
+	}
+
+	// The curl command the demo printed works as printed.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, curl[2], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+curl[1])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), "scan_id") {
+		t.Errorf("the printed curl answered %d %s, want 202 with a scan_id", resp.StatusCode, body)
+	}
+	resp, err = http.Get(ui[1] + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz answered %d", resp.StatusCode)
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("exit code %d after cancel, want 0\nstderr:\n%s", code, tail(stderr.String(), 4000))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not stop within 30s of cancel")
+	}
+	if r := <-rest; !strings.Contains(r, "demo: stopped") {
+		t.Errorf("no stop message after cancel: %q", r)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+func TestDemoBadFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"demo", "--seed-repos", "0"}, "--seed-repos must be at least 1"},
+		{[]string{"demo", "--seed-pulls", "-1"}, "must not be negative"},
+		{[]string{"demo", "--activity", "-1s"}, "--activity must not be negative"},
+		{[]string{"demo", "--activity-steps", "0"}, "--activity-steps must be at least 1"},
+		{[]string{"demo", "--activity", "often"}, "invalid value"},
+		{[]string{"demo", "--github-addr", "256.0.0.1:99999"}, "listen on"},
+		{[]string{"demo", "--github-addr", "127.0.0.1:0", "--addr", "nowhere"}, "listen on nowhere"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			var stderr strings.Builder
+			code := Run(context.Background(), tt.args, Env{Stderr: &stderr})
+			if code == 0 || !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("exit %d, stderr %q; want failure saying %q", code, stderr.String(), tt.want)
+			}
+		})
+	}
+}
