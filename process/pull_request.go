@@ -3,6 +3,8 @@ package process
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/volatiletech/sqlboiler/v4/boil"
@@ -134,13 +136,14 @@ func PullRequests(ctx context.Context, exec boil.ContextExecutor, prs []*github.
 	if err := nestedRepositories(ctx, exec, m, repos...); err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", what, err)
 	}
-	for repoID, list := range milestones {
-		if err := nestedMilestones(ctx, exec, repoID, m, list); err != nil {
+	// In repository order, so that concurrent pages lock rows in one order.
+	for _, repoID := range slices.Sorted(maps.Keys(milestones)) {
+		if err := nestedMilestones(ctx, exec, repoID, m, milestones[repoID]); err != nil {
 			return 0, 0, fmt.Errorf("%s: %w", what, err)
 		}
 	}
-	for repoID, list := range labels {
-		if err := nestedLabels(ctx, exec, repoID, m, list); err != nil {
+	for _, repoID := range slices.Sorted(maps.Keys(labels)) {
+		if err := nestedLabels(ctx, exec, repoID, m, labels[repoID]); err != nil {
 			return 0, 0, fmt.Errorf("%s: %w", what, err)
 		}
 	}
