@@ -249,6 +249,18 @@ func (c *Config) finish(demo bool) error {
 	return nil
 }
 
+// RequireGitHubApp checks what calling GitHub as the app needs: its id
+// and private key. The workers need no more.
+func (c *Config) RequireGitHubApp() error {
+	switch {
+	case c.GitHub.App.IntegrationID == 0:
+		return errors.New("github.app.integration_id (GITHUB_APP_INTEGRATION_ID) is required")
+	case c.GitHub.App.PrivateKey == "":
+		return errors.New("github.app.private_key (GITHUB_APP_PRIVATE_KEY) is required: PEM text or the path of a PEM file")
+	}
+	return nil
+}
+
 // RequireApp checks what serving GitHub needs: an app id, a key, a webhook
 // secret and a session key. migrate does not need them, serve does.
 func (c *Config) RequireApp() error {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palantir/go-githubapp/githubapp"
+
 	"github.com/webhookdb/webhookdb/internal/testutil"
 )
 
@@ -160,4 +162,13 @@ func TestExampleConfigLoads(t *testing.T) {
 	if _, err := LoadConfig(LoadOptions{Path: "../config.yml", PathGiven: true, Getenv: envMap(nil)}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func newClientCreator(t *testing.T, c Config) githubapp.ClientCreator {
+	t.Helper()
+	cc, err := NewClientCreator(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cc
 }

@@ -1,13 +1,25 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/webhookdb/webhookdb/jobs"
 )
 
-// NewHandler builds every HTTP route of the web server.
-func NewHandler(svc *Services) http.Handler {
+// NewHandler builds every HTTP route of the web server. It fails when a
+// part cannot be built (a bad key, say), so that a misconfigured server
+// stops at start instead of answering 503 for ever.
+func NewHandler(svc *Services) (http.Handler, error) {
+	deps, err := JobDeps(svc)
+	if err != nil {
+		return nil, err
+	}
+	// One scheduler for the webhook and load sides: both queue scans.
+	sched := jobs.NewScheduler(deps)
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -21,7 +33,9 @@ func NewHandler(svc *Services) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(svc.Metrics, promhttp.HandlerOpts{Registry: svc.Metrics}))
-	mountWebhooks(mux, svc) // POST /replication and /api/github/hook (webhooks.go)
-	mountLoad(mux, svc)     // load endpoints, /status, login and home page (routes_load.go)
-	return instrument(svc.Metrics, svc.Logger, mux)
+	mountWebhooks(mux, svc, sched) // POST /replication and /api/github/hook (webhooks.go)
+	if err := mountLoad(mux, svc, deps, sched); err != nil {
+		return nil, fmt.Errorf("load endpoints and login: %w", err)
+	}
+	return instrument(svc.Metrics, svc.Logger, mux), nil
 }

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/palantir/go-githubapp/githubapp"
@@ -12,32 +11,15 @@ import (
 )
 
 // mountLoad mounts the load endpoints, GET /status/{scan_id}, the OAuth
-// login and the home page. When they cannot be built the load routes
-// answer 503 and the rest of the server (webhooks, health) still serves.
-func mountLoad(mux *http.ServeMux, svc *Services) {
-	if err := mountLoadRoutes(mux, svc); err != nil {
-		svc.Logger.Error().Err(err).Msg("load endpoints and login not built; /load/ answers 503")
-		mux.HandleFunc("/load/", func(w http.ResponseWriter, r *http.Request) {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"message": "load endpoints unavailable"})
-		})
-	}
-}
-
-func mountLoadRoutes(mux *http.ServeMux, svc *Services) error {
-	// The jobs' dependencies (workers.go) carry the app's client creator.
-	deps, err := JobDeps(svc)
-	if err != nil {
-		return fmt.Errorf("load endpoints: %w", err)
-	}
-	sched := jobs.NewScheduler(deps)
+// login and the home page.
+func mountLoad(mux *http.ServeMux, svc *Services, deps jobs.Deps, sched *jobs.Scheduler) error {
 	// The inline syncer gets clients of its own that pass GitHub's
 	// rate-limit headers back to the load request.
 	inlineDeps := deps
-	inlineDeps.GitHub, err = githubapp.NewDefaultCachingClientCreator(svc.Config.GitHub,
-		githubapp.WithClientUserAgent("webhookdb"),
-		githubapp.WithClientMiddleware(load.RecordRateLimit))
+	var err error
+	inlineDeps.GitHub, err = NewClientCreator(svc.Config, githubapp.WithClientMiddleware(load.RecordRateLimit))
 	if err != nil {
-		return fmt.Errorf("load endpoints: GitHub client creator: %w", err)
+		return err
 	}
 	pages, err := ui.New(ui.Options{
 		DB:         svc.DB,
@@ -49,16 +31,15 @@ func mountLoadRoutes(mux *http.ServeMux, svc *Services) error {
 	if err != nil {
 		return err
 	}
-	opts := load.Options{
+	loads, err := load.New(load.Options{
 		DB:        svc.DB,
 		Scheduler: sched,
 		Inline:    jobs.NewSyncer(inlineDeps),
 		Sessions:  pages,
 		V3APIURL:  svc.Config.GitHub.V3APIURL,
-		Apps:      deps.GitHub,
+		Apps:      svc.GitHub,
 		Logger:    svc.Logger.With().Str("component", "load").Logger(),
-	}
-	loads, err := load.New(opts)
+	})
 	if err != nil {
 		return err
 	}

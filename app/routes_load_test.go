@@ -34,8 +34,12 @@ func TestLoadRoutesMounted(t *testing.T) {
 	cfg.Namespace = env.Namespace + ":routes_load"
 	cfg.SessionKey = strings.Repeat("x", 32)
 	cfg.PublicURL = "http://webhookdb.test"
-	svc := &Services{Config: cfg, Logger: zerolog.Nop(), DB: env.DB, Redis: env.Redis, Metrics: prometheus.NewRegistry()}
-	srv := httptest.NewServer(NewHandler(svc))
+	svc := &Services{Config: cfg, Logger: zerolog.Nop(), DB: env.DB, Redis: env.Redis, Metrics: prometheus.NewRegistry(), GitHub: newClientCreator(t, cfg)}
+	handler, err := NewHandler(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
 	defer srv.Close()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 

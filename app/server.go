@@ -25,6 +25,11 @@ func runServer(ctx context.Context, cc *cmdContext, web, worker bool) error {
 	if err != nil {
 		return err
 	}
+	// Both halves call GitHub; the web side also checks signatures and
+	// signs sessions.
+	if err := cfg.RequireGitHubApp(); err != nil {
+		return err
+	}
 	if web {
 		if err := cfg.RequireApp(); err != nil {
 			return err
@@ -69,8 +74,13 @@ func serve(ctx context.Context, svc *Services, ln net.Listener, worker bool) err
 	errc := make(chan error, 1)
 	var srv *http.Server
 	if ln != nil {
+		handler, err := NewHandler(svc)
+		if err != nil {
+			ln.Close()
+			return err
+		}
 		srv = &http.Server{
-			Handler:           NewHandler(svc),
+			Handler:           handler,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			ErrorLog:          nil,

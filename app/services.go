@@ -11,6 +11,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
@@ -23,6 +24,9 @@ type Services struct {
 	DB      *sql.DB
 	Redis   *redis.Pool
 	Metrics *prometheus.Registry
+	// GitHub makes app and installation clients; nil when the app is not
+	// configured (migrate needs no GitHub).
+	GitHub githubapp.ClientCreator
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -89,6 +93,13 @@ func NewServices(c Config, logger zerolog.Logger) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	var gh githubapp.ClientCreator
+	if c.GitHub.App.IntegrationID != 0 && c.GitHub.App.PrivateKey != "" {
+		if gh, err = NewClientCreator(c); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return &Services{
@@ -97,7 +108,21 @@ func NewServices(c Config, logger zerolog.Logger) (*Services, error) {
 		DB:      db,
 		Redis:   OpenRedis(c.RedisURL, c.Workers*2+16),
 		Metrics: reg,
+		GitHub:  gh,
 	}, nil
+}
+
+// NewClientCreator builds the GitHub client creator of the app. It caches
+// one client per installation, so a token (ghinstallation) and go-github's
+// knowledge of a spent rate limit are shared by every job and request of
+// the process instead of being minted per use.
+func NewClientCreator(c Config, opts ...githubapp.ClientOption) (githubapp.ClientCreator, error) {
+	opts = append([]githubapp.ClientOption{githubapp.WithClientUserAgent("webhookdb")}, opts...)
+	cc, err := githubapp.NewDefaultCachingClientCreator(c.GitHub, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("GitHub client creator: %w", err)
+	}
+	return cc, nil
 }
 
 // Close releases the pools.

@@ -31,8 +31,12 @@ func TestWebhookRoutesMounted(t *testing.T) {
 	cfg.Namespace = env.Namespace + ":webhooks"
 	cfg.SessionKey = strings.Repeat("x", 32)
 	cfg.PublicURL = "http://webhookdb.test"
-	svc := &Services{Config: cfg, Logger: zerolog.Nop(), DB: env.DB, Redis: env.Redis, Metrics: prometheus.NewRegistry()}
-	srv := httptest.NewServer(NewHandler(svc))
+	svc := &Services{Config: cfg, Logger: zerolog.Nop(), DB: env.DB, Redis: env.Redis, Metrics: prometheus.NewRegistry(), GitHub: newClientCreator(t, cfg)}
+	handler, err := NewHandler(svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(handler)
 	defer srv.Close()
 
 	for _, route := range []string{"/replication", "/api/github/hook"} {

@@ -1,30 +1,28 @@
 package app
 
 import (
-	"fmt"
+	"errors"
 
 	"github.com/gocraft/work"
-	"github.com/palantir/go-githubapp/githubapp"
 
 	"github.com/webhookdb/webhookdb/jobs"
 )
 
-// JobDeps builds what the jobs need from the process's services: the pools
-// and an installation client creator for the configured GitHub App.
+// errNoGitHubApp is returned where GitHub must be called and the app's id
+// or key is missing.
+var errNoGitHubApp = errors.New("the GitHub App is not configured: set github.app.integration_id and github.app.private_key")
+
+// JobDeps builds what the jobs need from the process's services.
 func JobDeps(svc *Services) (jobs.Deps, error) {
-	// The caching creator keeps one client per installation, so its token
-	// (ghinstallation) and go-github's knowledge of a spent rate limit are
-	// reused across jobs instead of minting a token per job.
-	cc, err := githubapp.NewDefaultCachingClientCreator(svc.Config.GitHub, githubapp.WithClientUserAgent("webhookdb"))
-	if err != nil {
-		return jobs.Deps{}, fmt.Errorf("GitHub client creator: %w", err)
+	if svc.GitHub == nil {
+		return jobs.Deps{}, errNoGitHubApp
 	}
 	return jobs.Deps{
 		DB:                      svc.DB,
 		Redis:                   svc.Redis,
 		Namespace:               svc.Config.Namespace,
 		Logger:                  svc.Logger,
-		GitHub:                  cc,
+		GitHub:                  svc.GitHub,
 		InstallationConcurrency: svc.Config.InstallationConcurrency,
 	}, nil
 }
