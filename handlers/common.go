@@ -42,15 +42,8 @@ func (b *Base) storeInstallation(ctx context.Context, tx *deliveryTx, inst *gith
 		return nil
 	}
 	// A delivery from an installation about a repository proves the
-	// installation covers it. A deleted or unknown installation is left
-	// alone (the foreign key needs the row).
-	if _, err := tx.ExecContext(ctx, `
-INSERT INTO github_installation_repository (installation_id, repo_id)
-SELECT id, $2 FROM github_installation WHERE id = $1 AND deleted_at IS NULL
-ON CONFLICT DO NOTHING`, inst.GetID(), repo.GetID()); err != nil {
-		return fmt.Errorf("link repository %d to installation %d: %w", repo.GetID(), inst.GetID(), err)
-	}
-	return nil
+	// installation covers it.
+	return process.LinkInstallationRepository(ctx, tx, inst.GetID(), repo.GetID())
 }
 
 // ownerRepo splits a repository's full name.

@@ -67,19 +67,12 @@ func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string,
 			}
 			tx.cancelInstallation(id, h.Scheduler)
 		case "suspend":
-			// The payload's suspended_at says it, unless it is missing.
-			if in.SuspendedAt == nil {
-				if err := process.SuspendInstallation(ctx, tx, id, tx.meta.FetchedAt, ev.GetSender().GetLogin(), tx.meta); err != nil {
-					return 0, err
-				}
+			if err := process.InstallationSuspendEvent(ctx, tx, in, ev.GetSender().GetLogin(), tx.meta); err != nil {
+				return 0, err
 			}
 		case "unsuspend":
-			if in.SuspendedAt != nil {
-				// An unsuspend payload describing a suspension is stale
-				// data; the event itself is what counts.
-				if err := process.UnsuspendInstallation(ctx, tx, id, tx.meta); err != nil {
-					return 0, err
-				}
+			if err := process.InstallationUnsuspendEvent(ctx, tx, in, tx.meta); err != nil {
+				return 0, err
 			}
 		}
 		return outcome, nil

@@ -32,8 +32,8 @@ func (h *InstallationRepositories) Handle(ctx context.Context, eventType, delive
 			return 0, err
 		}
 		id := ev.Installation.GetID()
-		var exists bool
-		if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM github_installation WHERE id = $1)`, id).Scan(&exists); err != nil {
+		exists, err := process.InstallationStored(ctx, tx, id)
+		if err != nil {
 			return 0, err
 		}
 		if !exists {

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/go-github/v60/github"
 
@@ -45,6 +44,7 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		case "transferred":
 			// The issue now lives in another repository under a new id (it
 			// also arrives as "opened" there); its comments went with it.
+			tr := process.IssueTransfer{OldIssueID: ev.Issue.GetID(), OldRepoID: repoID, OldNumber: ev.Issue.GetNumber()}
 			if c := ev.Changes; c != nil && c.NewIssue != nil && c.NewIssue.ID != nil && c.NewRepository != nil && c.NewRepository.ID != nil {
 				if _, err := process.Repository(ctx, tx, c.NewRepository, tx.meta); err != nil {
 					return 0, err
@@ -52,11 +52,9 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 				if _, err := process.Issue(ctx, tx, c.NewRepository.GetID(), c.NewIssue, tx.meta); err != nil {
 					return 0, err
 				}
-				if err := moveIssueComments(ctx, tx, repoID, ev.Issue.GetNumber(), c.NewRepository.GetID(), c.NewIssue.GetNumber()); err != nil {
-					return 0, err
-				}
+				tr.NewRepoID, tr.NewNumber = c.NewRepository.GetID(), c.NewIssue.GetNumber()
 			}
-			return process.Written, process.DeleteIssue(ctx, tx, ev.Issue.GetID())
+			return process.Written, process.TransferIssue(ctx, tx, tr)
 		}
 		if ev.Label != nil && ev.Label.ID != nil {
 			if _, err := process.Label(ctx, tx, repoID, ev.Label, tx.meta); err != nil {
@@ -76,26 +74,13 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 			// Opened by a transfer (possibly before the old repository's
 			// "transferred" arrives): the comments follow the issue and
 			// the old copy is gone.
-			if c.OldRepository != nil && c.OldRepository.ID != nil {
-				if err := moveIssueComments(ctx, tx, c.OldRepository.GetID(), c.OldIssue.GetNumber(), repoID, ev.Issue.GetNumber()); err != nil {
-					return 0, err
-				}
-			}
-			if err := process.DeleteIssue(ctx, tx, c.OldIssue.GetID()); err != nil {
+			if err := process.TransferIssue(ctx, tx, process.IssueTransfer{
+				OldIssueID: c.OldIssue.GetID(), OldRepoID: c.OldRepository.GetID(), OldNumber: c.OldIssue.GetNumber(),
+				NewRepoID: repoID, NewNumber: ev.Issue.GetNumber(),
+			}); err != nil {
 				return 0, err
 			}
 		}
 		return outcome, nil
 	})
-}
-
-// moveIssueComments follows a transferred issue: GitHub keeps the comments
-// (and their ids) on the issue in its new repository.
-func moveIssueComments(ctx context.Context, tx *deliveryTx, fromRepo int64, fromNumber int, toRepo int64, toNumber int) error {
-	_, err := tx.ExecContext(ctx, `UPDATE github_issue_comment SET repo_id = $3, issue_number = $4
-WHERE repo_id = $1 AND issue_number = $2`, fromRepo, fromNumber, toRepo, toNumber)
-	if err != nil {
-		return fmt.Errorf("move comments of issue %d of repo %d to #%d of repo %d: %w", fromNumber, fromRepo, toNumber, toRepo, err)
-	}
-	return nil
 }

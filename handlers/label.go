@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/go-github/v60/github"
 
@@ -33,17 +32,9 @@ func (h *Label) Handle(ctx context.Context, eventType, deliveryID string, payloa
 			return 0, err
 		}
 		if ev.GetAction() == "deleted" {
-			if err := process.DeleteLabel(ctx, tx, repoID, ev.Label.GetName()); err != nil {
-				return 0, err
-			}
-			// By id too: a rename we have not received yet leaves the
+			// By name and by id: a rename not received yet leaves the
 			// label stored under its old name.
-			if id := ev.Label.GetID(); id != 0 {
-				if _, err := tx.ExecContext(ctx, `DELETE FROM github_issue_label WHERE repo_id = $1 AND id = $2`, repoID, id); err != nil {
-					return 0, fmt.Errorf("delete label %d of repo %d: %w", id, repoID, err)
-				}
-			}
-			return process.Written, nil
+			return process.Written, process.DeletedLabel(ctx, tx, repoID, ev.Label)
 		}
 		return process.Label(ctx, tx, repoID, ev.Label, tx.meta)
 	})

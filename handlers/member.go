@@ -32,10 +32,6 @@ type memberPayload struct {
 	} `json:"changes,omitempty"`
 }
 
-// knownLevels are the permission names process understands; an
-// organization's custom role names are not among them.
-var knownLevels = map[string]bool{"admin": true, "maintain": true, "write": true, "push": true, "triage": true, "read": true, "pull": true, "none": true}
-
 // newLevel is the permission level the payload grants, "" when it does not
 // say (GitHub's examples of member.added carry no changes, and edited ones
 // only the old_permission).
@@ -43,10 +39,11 @@ func (p *memberPayload) newLevel() string {
 	if p.Changes == nil {
 		return ""
 	}
-	if p.Changes.Permission != nil && knownLevels[p.Changes.Permission.To] {
+	// An organization's custom role names are not levels process knows.
+	if p.Changes.Permission != nil && process.IsPermissionLevel(p.Changes.Permission.To) {
 		return p.Changes.Permission.To
 	}
-	if p.Changes.RoleName != nil && knownLevels[p.Changes.RoleName.To] {
+	if p.Changes.RoleName != nil && process.IsPermissionLevel(p.Changes.RoleName.To) {
 		return p.Changes.RoleName.To
 	}
 	return ""
@@ -92,24 +89,10 @@ func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		case level != "":
 			return process.Written, process.UserRepositoryPermissionLevel(ctx, tx, userID, repoID, level, tx.meta)
 		}
-		return process.Written, keepAssociation(ctx, tx, userID, repoID)
+		// The level is unknown: record the collaborator, keeping any
+		// stored level.
+		return process.Written, process.UserRepositoryCollaborator(ctx, tx, userID, repoID, tx.meta)
 	})
-}
-
-// keepAssociation records that a user collaborates on a repository when
-// the payload does not say how: a stored permission is kept, a new one
-// starts as read, the least a collaborator has.
-func keepAssociation(ctx context.Context, tx *deliveryTx, userID, repoID int64) error {
-	_, err := tx.ExecContext(ctx, `
-INSERT INTO github_user_repository_association (user_id, repo_id, can_pull, last_replicated_via_webhook_at)
-VALUES ($1, $2, true, $3)
-ON CONFLICT (user_id, repo_id) DO UPDATE SET
-  last_replicated_via_webhook_at = GREATEST(github_user_repository_association.last_replicated_via_webhook_at, EXCLUDED.last_replicated_via_webhook_at)`,
-		userID, repoID, tx.meta.FetchedAt)
-	if err != nil {
-		return fmt.Errorf("record user %d on repo %d: %w", userID, repoID, err)
-	}
-	return nil
 }
 
 // fetchLevel asks GitHub for a collaborator's permission on a repository
@@ -139,9 +122,9 @@ func (h *Member) fetchLevel(ctx context.Context, installationID int64, owner, re
 	}
 	meta := process.Meta{Via: process.ViaAPI, FetchedAt: time.Now()}
 	switch {
-	case knownLevels[out.RoleName]:
+	case process.IsPermissionLevel(out.RoleName):
 		return out.RoleName, meta, nil
-	case knownLevels[out.Permission]:
+	case process.IsPermissionLevel(out.Permission):
 		return out.Permission, meta, nil
 	}
 	return "", process.Meta{}, fmt.Errorf("permission of %s on %s/%s: unknown level %q", login, owner, repo, out.Permission)

@@ -78,20 +78,14 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 		}
 		if files != nil {
 			// Fetched just now from the API: current whatever the age of
-			// the event, so written even when the event was stale.
-			if _, err := process.PullRequestFiles(ctx, tx, pr.GetID(), files, filesMeta); err != nil {
-				return 0, err
-			}
-			// One page under the limit is the whole list: files no longer
-			// in it were reverted or renamed away.
+			// the event, so written even when the event was stale. One
+			// page under the limit is the whole list.
 			if len(files) < inlineFilesLimit {
-				keep := make([]string, 0, len(files))
-				for _, f := range files {
-					keep = append(keep, f.GetFilename())
-				}
-				if _, err := process.DeletePullRequestFilesExcept(ctx, tx, pr.GetID(), keep); err != nil {
+				if _, _, err := process.SetPullRequestFiles(ctx, tx, pr.GetID(), files, filesMeta); err != nil {
 					return 0, err
 				}
+			} else if _, err := process.PullRequestFiles(ctx, tx, pr.GetID(), files, filesMeta); err != nil {
+				return 0, err
 			}
 		}
 		if queueFiles {

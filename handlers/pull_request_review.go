@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"strings"
 
 	"github.com/google/go-github/v60/github"
 
@@ -26,12 +25,6 @@ func (h *PullRequestReview) Handle(ctx context.Context, eventType, deliveryID st
 	if ev.Repo == nil || ev.Repo.ID == nil || ev.PullRequest == nil || ev.PullRequest.ID == nil || ev.Review == nil || ev.Review.ID == nil {
 		return invalid(d, "pull_request_review event without repository, pull request or review")
 	}
-	if ev.Review.State != nil {
-		// Webhooks spell review states in lower case ("approved"), the
-		// REST API in upper case ("APPROVED"); store one spelling whatever
-		// the source.
-		ev.Review.State = github.String(strings.ToUpper(ev.Review.GetState()))
-	}
 	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
@@ -40,6 +33,8 @@ func (h *PullRequestReview) Handle(ctx context.Context, eventType, deliveryID st
 		if _, err := process.PullRequest(ctx, tx, ev.PullRequest, tx.meta); err != nil {
 			return 0, err
 		}
+		// process upper-cases the state ("approved" here, "APPROVED" from
+		// the API).
 		return process.PullRequestReview(ctx, tx, ev.PullRequest.GetID(), ev.Review, tx.meta)
 	})
 }

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/google/go-github/v60/github"
 
@@ -44,9 +43,9 @@ func (h *PullRequestReviewComment) Handle(ctx context.Context, eventType, delive
 		// A lone comment opens a review of its own, which may arrive in
 		// no webhook we receive: fetch the reviews when it is unknown.
 		if reviewID := ev.Comment.GetPullRequestReviewID(); reviewID != 0 {
-			var known bool
-			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM github_pull_request_review WHERE id = $1)`, reviewID).Scan(&known); err != nil {
-				return 0, fmt.Errorf("look up review %d: %w", reviewID, err)
+			known, err := process.PullRequestReviewStored(ctx, tx, reviewID)
+			if err != nil {
+				return 0, err
 			}
 			if !known {
 				owner, name := ownerRepo(ev.Repo)

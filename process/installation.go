@@ -108,6 +108,32 @@ func UnsuspendInstallation(ctx context.Context, exec boil.ContextExecutor, insta
 	return nil
 }
 
+// InstallationSuspendEvent completes Installation for a suspend event: the
+// payload's suspended_at records the suspension, but when it is missing the
+// event itself is the news, dated m.FetchedAt and made by byLogin.
+func InstallationSuspendEvent(ctx context.Context, exec boil.ContextExecutor, in *github.Installation, byLogin string, m Meta) error {
+	if in == nil || in.ID == nil {
+		return fmt.Errorf("suspended installation without id: %w", ErrInvalid)
+	}
+	if in.SuspendedAt != nil {
+		return nil
+	}
+	return SuspendInstallation(ctx, exec, *in.ID, m.FetchedAt, byLogin, m)
+}
+
+// InstallationUnsuspendEvent completes Installation for an unsuspend
+// event: the event is what counts, so a payload still describing a
+// suspension (stale data) does not leave the installation suspended.
+func InstallationUnsuspendEvent(ctx context.Context, exec boil.ContextExecutor, in *github.Installation, m Meta) error {
+	if in == nil || in.ID == nil {
+		return fmt.Errorf("unsuspended installation without id: %w", ErrInvalid)
+	}
+	if in.SuspendedAt == nil {
+		return nil
+	}
+	return UnsuspendInstallation(ctx, exec, *in.ID, m)
+}
+
 // InstallationRepositories applies an installation_repositories event: the
 // added repositories are upserted (as partial repositories unless full) and
 // linked, the removed ones unlinked (their rows stay: another installation
@@ -190,4 +216,29 @@ func linkRepositories(ctx context.Context, exec boil.ContextExecutor, installati
 		return fmt.Errorf("link %d repositories to installation %d: %w", len(ids), installationID, classify(err))
 	}
 	return nil
+}
+
+// LinkInstallationRepository records that an installation covers a
+// repository, as a delivery from the installation about the repository
+// proves. A deleted or unstored installation is left alone (the link needs
+// a live installation row); the repository need not be stored yet.
+func LinkInstallationRepository(ctx context.Context, exec boil.ContextExecutor, installationID, repoID int64) error {
+	q := `INSERT INTO github_installation_repository (installation_id, repo_id)
+		SELECT id, $2 FROM github_installation WHERE id = $1 AND deleted_at IS NULL
+		ON CONFLICT DO NOTHING`
+	if _, err := exec.ExecContext(ctx, q, installationID, repoID); err != nil {
+		return fmt.Errorf("link repository %d to installation %d: %w", repoID, installationID, err)
+	}
+	return nil
+}
+
+// InstallationStored reports whether an installation has a row (deleted
+// ones included): events that only name an installation need it stored.
+func InstallationStored(ctx context.Context, exec boil.ContextExecutor, installationID int64) (bool, error) {
+	var ok bool
+	q := `SELECT EXISTS (SELECT 1 FROM github_installation WHERE id = $1)`
+	if err := exec.QueryRowContext(ctx, q, installationID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up installation %d: %w", installationID, err)
+	}
+	return ok, nil
 }

@@ -163,6 +163,53 @@ func DeleteIssue(ctx context.Context, exec boil.ContextExecutor, issueID int64) 
 	return nil
 }
 
+// TransferIssueComments follows an issue transferred to another
+// repository: GitHub keeps its comments (and their ids) on the issue in its
+// new repository, under its new number. Call it before deleting the old
+// issue, which would take the comments with it. It reports how many
+// comments moved.
+func TransferIssueComments(ctx context.Context, exec boil.ContextExecutor, fromRepoID int64, fromNumber int, toRepoID int64, toNumber int) (int64, error) {
+	q := `UPDATE github_issue_comment SET repo_id = $3, issue_number = $4
+		WHERE repo_id = $1 AND issue_number = $2`
+	res, err := exec.ExecContext(ctx, q, fromRepoID, fromNumber, toRepoID, toNumber)
+	if err != nil {
+		return 0, fmt.Errorf("move comments of issue %d of repo %d to #%d of repo %d: %w", fromNumber, fromRepoID, toNumber, toRepoID, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("move comments of issue %d of repo %d to #%d of repo %d: %w", fromNumber, fromRepoID, toNumber, toRepoID, err)
+	}
+	return n, nil
+}
+
+// IssueTransfer is an issue moved to another repository, where GitHub
+// gives it a new id and number and keeps its comments. Either side's
+// repository may be unknown (0) when the payload does not carry it.
+type IssueTransfer struct {
+	OldIssueID int64
+	OldRepoID  int64
+	OldNumber  int
+	NewRepoID  int64
+	NewNumber  int
+}
+
+// TransferIssue applies a transfer, from either side (the old repository's
+// "transferred" or the new one's "opened", in any order): when both
+// repositories are known the comments move to the new issue, then the old
+// issue is deleted. The new issue itself is written with Issue.
+func TransferIssue(ctx context.Context, exec boil.ContextExecutor, tr IssueTransfer) error {
+	// Before the delete, which takes the comments of the old issue with it.
+	if tr.OldRepoID != 0 && tr.NewRepoID != 0 {
+		if _, err := TransferIssueComments(ctx, exec, tr.OldRepoID, tr.OldNumber, tr.NewRepoID, tr.NewNumber); err != nil {
+			return fmt.Errorf("transfer issue %d: %w", tr.OldIssueID, err)
+		}
+	}
+	if err := DeleteIssue(ctx, exec, tr.OldIssueID); err != nil {
+		return fmt.Errorf("transfer issue %d: %w", tr.OldIssueID, err)
+	}
+	return nil
+}
+
 var issueCommentSpec = &spec{
 	table:     "github_issue_comment",
 	conflict:  "id",

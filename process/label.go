@@ -137,6 +137,33 @@ func DeleteLabel(ctx context.Context, exec boil.ContextExecutor, repoID int64, n
 	return nil
 }
 
+// DeleteLabelByID removes a repository's label with GitHub id labelID,
+// whatever name it is stored under; its associations go with it.
+func DeleteLabelByID(ctx context.Context, exec boil.ContextExecutor, repoID, labelID int64) error {
+	if _, err := exec.ExecContext(ctx, `DELETE FROM github_issue_label WHERE repo_id = $1 AND id = $2`, repoID, labelID); err != nil {
+		return fmt.Errorf("delete label %d of repo %d: %w", labelID, repoID, err)
+	}
+	return nil
+}
+
+// DeletedLabel applies a label deleted on GitHub: the label goes by name
+// and, when l has an id, by id too, since a rename not received yet leaves
+// the label stored under its old name.
+func DeletedLabel(ctx context.Context, exec boil.ContextExecutor, repoID int64, l *github.Label) error {
+	if l == nil || (l.Name == nil && l.ID == nil) {
+		return fmt.Errorf("deleted label of repo %d without name or id: %w", repoID, ErrInvalid)
+	}
+	if l.Name != nil {
+		if err := DeleteLabel(ctx, exec, repoID, *l.Name); err != nil {
+			return err
+		}
+	}
+	if id := l.GetID(); id != 0 {
+		return DeleteLabelByID(ctx, exec, repoID, id)
+	}
+	return nil
+}
+
 // labelLink is one wanted association of an issue or pull request (owner)
 // with a label: by id when the payload has it, else by name.
 type labelLink struct {

@@ -26,14 +26,25 @@ func UserRepositoryPermission(ctx context.Context, exec boil.ContextExecutor, us
 	return writePermission(ctx, exec, userID, repoID, perms, nil, m)
 }
 
+// levelRank places GitHub's permission level names on the ladder of
+// permissionSpec's can_* columns (0: none of them).
+var levelRank = map[string]int{"none": 0, "read": 1, "pull": 1, "triage": 2, "write": 3, "push": 3, "maintain": 4, "admin": 5}
+
+// IsPermissionLevel reports whether level is one of GitHub's own permission
+// level names, which UserRepositoryPermissionLevel accepts. An
+// organization's custom role names are not.
+func IsPermissionLevel(level string) bool {
+	_, ok := levelRank[level]
+	return ok
+}
+
 // UserRepositoryPermissionLevel records a permission level name as GitHub
 // sends it in member events and the collaborator permission API ("admin",
 // "maintain", "write", "triage", "read", "none"); the name is kept as
 // role_name. Unknown levels are ErrInvalid.
 func UserRepositoryPermissionLevel(ctx context.Context, exec boil.ContextExecutor, userID, repoID int64, level string, m Meta) error {
 	ladder := []string{"pull", "triage", "push", "maintain", "admin"}
-	rank := map[string]int{"none": 0, "read": 1, "pull": 1, "triage": 2, "write": 3, "push": 3, "maintain": 4, "admin": 5}
-	n, ok := rank[level]
+	n, ok := levelRank[level]
 	if !ok {
 		return fmt.Errorf("permission level %q of user %d on repo %d: %w", level, userID, repoID, ErrInvalid)
 	}
@@ -55,6 +66,25 @@ func writePermission(ctx context.Context, exec boil.ContextExecutor, userID, rep
 	}
 	if _, err := upsert(ctx, exec, permissionSpec, m, []row{r}); err != nil {
 		return fmt.Errorf("upsert permission of user %d on repo %d: %w", userID, repoID, missingRepo(err, repoID))
+	}
+	return nil
+}
+
+// UserRepositoryCollaborator records that a user collaborates on a stored
+// repository when the data does not say with what permission (a member
+// event without its level): a stored permission is kept, a new one starts
+// as read, the least a collaborator has. Only the replication stamp moves.
+func UserRepositoryCollaborator(ctx context.Context, exec boil.ContextExecutor, userID, repoID int64, m Meta) error {
+	if err := checkMeta(m); err != nil {
+		return err
+	}
+	via, _ := viaColumn(m)
+	q := `INSERT INTO github_user_repository_association (user_id, repo_id, can_pull, ` + via + `)
+		VALUES ($1, $2, true, $3)
+		ON CONFLICT (user_id, repo_id) DO UPDATE SET
+		` + via + ` = GREATEST(github_user_repository_association.` + via + `, EXCLUDED.` + via + `)`
+	if _, err := exec.ExecContext(ctx, q, userID, repoID, m.FetchedAt); err != nil {
+		return fmt.Errorf("record user %d on repo %d: %w", userID, repoID, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/volatiletech/sqlboiler/v4/boil"
@@ -237,6 +238,26 @@ func DeletePullRequestFilesExcept(ctx context.Context, exec boil.ContextExecutor
 	return n, nil
 }
 
+// SetPullRequestFiles makes files, a complete list of a pull request's
+// files, what is stored: they are upserted and stored files missing from
+// the list (reverted, or renamed away) are removed. It returns the rows
+// written and removed.
+func SetPullRequestFiles(ctx context.Context, exec boil.ContextExecutor, prID int64, files []*github.CommitFile, m Meta) (written int, removed int64, err error) {
+	written, err = PullRequestFiles(ctx, exec, prID, files, m)
+	if err != nil {
+		return 0, 0, err
+	}
+	keep := make([]string, 0, len(files))
+	for _, f := range files {
+		keep = append(keep, f.GetFilename())
+	}
+	removed, err = DeletePullRequestFilesExcept(ctx, exec, prID, keep)
+	if err != nil {
+		return 0, 0, err
+	}
+	return written, removed, nil
+}
+
 // Reviews have no updated_at (an edit or dismissal changes body or state
 // only): the data fetched at least as late as the stored replication wins,
 // so a redelivered old webhook never undoes a newer API fetch.
@@ -253,14 +274,22 @@ func reviewRow(prID int64, r *github.PullRequestReview) (row, error) {
 	if r == nil || r.ID == nil {
 		return row{}, fmt.Errorf("review of pull request %d without id: %w", prID, ErrInvalid)
 	}
+	// Webhooks spell review states in lower case ("approved"), the REST
+	// API in upper case ("APPROVED"): one spelling is stored whatever the
+	// source, so backfills and webhooks agree.
+	var state any
+	if r.State != nil {
+		state = strings.ToUpper(*r.State)
+	}
 	return row{
 		key: idKey(*r.ID),
-		vals: []any{*r.ID, str(r.NodeID), prID, userID(r.User), userLogin(r.User), str(r.State), str(r.Body),
+		vals: []any{*r.ID, str(r.NodeID), prID, userID(r.User), userLogin(r.User), state, str(r.Body),
 			str(r.CommitID), str(r.AuthorAssociation), str(r.HTMLURL), ts(r.SubmittedAt)},
 	}, nil
 }
 
 // PullRequestReview upserts a review of a stored pull request and its user.
+// The state is stored upper-cased ("APPROVED"), as the REST API spells it.
 func PullRequestReview(ctx context.Context, exec boil.ContextExecutor, prID int64, r *github.PullRequestReview, m Meta) (Outcome, error) {
 	if r == nil || r.ID == nil {
 		return 0, fmt.Errorf("review of pull request %d without id: %w", prID, ErrInvalid)
@@ -275,7 +304,8 @@ func PullRequestReview(ctx context.Context, exec boil.ContextExecutor, prID int6
 	return Stale, nil
 }
 
-// Reviews upserts a page of reviews of one pull request.
+// Reviews upserts a page of reviews of one pull request, states
+// upper-cased like PullRequestReview.
 func Reviews(ctx context.Context, exec boil.ContextExecutor, prID int64, reviews []*github.PullRequestReview, m Meta) (written, stale int, err error) {
 	if err := checkMeta(m); err != nil {
 		return 0, 0, err
@@ -298,6 +328,17 @@ func Reviews(ctx context.Context, exec boil.ContextExecutor, prID int64, reviews
 		return 0, 0, fmt.Errorf("upsert %d reviews of pull request %d: %w", len(rows), prID, err)
 	}
 	return len(w), distinct(rows) - len(w), nil
+}
+
+// PullRequestReviewStored reports whether a review has a row: a review
+// comment naming an unknown review calls for fetching the reviews.
+func PullRequestReviewStored(ctx context.Context, exec boil.ContextExecutor, reviewID int64) (bool, error) {
+	var ok bool
+	q := `SELECT EXISTS (SELECT 1 FROM github_pull_request_review WHERE id = $1)`
+	if err := exec.QueryRowContext(ctx, q, reviewID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up review %d: %w", reviewID, err)
+	}
+	return ok, nil
 }
 
 // DeletePullRequestReview removes a review (a scan that no longer lists it).
