@@ -45,7 +45,9 @@ func (e *PayloadError) Unwrap() error { return e.Err }
 // Scheduler is the part of *jobs.Scheduler the handlers use to queue
 // follow-up work.
 type Scheduler interface {
-	Scan(ctx context.Context, req jobs.ScanRequest) (scanID int64, joined bool, err error)
+	// ScanInTx records a scan in the delivery's transaction (so a commit
+	// never loses its follow-up work) and returns what queues it now.
+	ScanInTx(ctx context.Context, tx *sql.Tx, req jobs.ScanRequest) (scanID int64, joined bool, enqueue func() error, err error)
 	CancelInstallation(ctx context.Context, installationID int64) error
 }
 
@@ -79,29 +81,37 @@ type delivery struct {
 	payload        []byte
 }
 
-// deliveryTx is the transaction of one delivery. Work to queue is collected
-// here and only queued after the commit, so a job never runs before the
-// rows it refreshes exist, and a rolled-back delivery queues nothing.
+// deliveryTx is the transaction of one delivery. Follow-up scans are
+// recorded in it, and their jobs only queued after the commit, so a job
+// never runs before the rows it refreshes exist, a rolled-back delivery
+// queues nothing, and a committed one loses nothing.
 type deliveryTx struct {
 	*sql.Tx
 	meta  process.Meta
 	after []func(ctx context.Context) error
 }
 
-// scan queues req after the commit.
-func (t *deliveryTx) scan(req jobs.ScanRequest, s Scheduler) {
+// scan records req in the delivery's transaction and queues its job after
+// the commit. Failing to record it fails the delivery (GitHub redelivers);
+// failing to queue it afterwards only delays it until the sweeper runs.
+func (t *deliveryTx) scan(ctx context.Context, req jobs.ScanRequest, s Scheduler) error {
 	if req.RequestedBy == "" {
 		req.RequestedBy = "webhook"
 	}
-	t.after = append(t.after, func(ctx context.Context) error {
-		if s == nil {
-			return fmt.Errorf("queue %s scan of %s/%s: no scheduler", req.Kind, req.Owner, req.Repo)
-		}
-		if _, _, err := s.Scan(ctx, req); err != nil {
-			return fmt.Errorf("queue %s scan of %s/%s #%d: %w", req.Kind, req.Owner, req.Repo, req.Number, err)
+	if s == nil {
+		return fmt.Errorf("record %s scan of %s/%s: no scheduler", req.Kind, req.Owner, req.Repo)
+	}
+	id, _, enqueue, err := s.ScanInTx(ctx, t.Tx, req)
+	if err != nil {
+		return fmt.Errorf("record %s scan of %s/%s #%d: %w", req.Kind, req.Owner, req.Repo, req.Number, err)
+	}
+	t.after = append(t.after, func(context.Context) error {
+		if err := enqueue(); err != nil {
+			return fmt.Errorf("queue scan %d (%s of %s/%s #%d); the sweeper will start it: %w", id, req.Kind, req.Owner, req.Repo, req.Number, err)
 		}
 		return nil
 	})
+	return nil
 }
 
 // cancelInstallation stops the queued work of an installation after the commit.
@@ -167,10 +177,10 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
 		return err
 	}
 	info.setStatus(status)
-	// Follow-up work is best effort: the delivery's data is committed, and
-	// failing it now would make GitHub redeliver data we already have. A
-	// lost job is caught up by the next scan. It is queued even if GitHub
-	// has stopped waiting for the answer.
+	// The follow-up scans are committed with the delivery; queueing their
+	// jobs now is only a shortcut past the sweeper, so an error here does
+	// not fail the delivery. It is queued even if GitHub has stopped
+	// waiting for the answer.
 	if len(after) > 0 {
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		for _, f := range after {

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomodule/redigo/redis"
 	"github.com/google/go-github/v60/github"
 
 	"github.com/webhookdb/webhookdb/internal/testutil"
@@ -563,5 +564,39 @@ func TestRealSchedulerQueuesFollowUps(t *testing.T) {
 	}
 	if len(got) == 0 {
 		t.Fatal("no scans of the installation")
+	}
+}
+
+// TestFollowUpSurvivesQueueOutage: the follow-up scan is committed with the
+// delivery, so when Redis is unreachable at that moment the delivery still
+// succeeds and the sweeper starts the scan once Redis answers again.
+func TestFollowUpSurvivesQueueOutage(t *testing.T) {
+	env.Truncate(t)
+	ns := env.Namespace + ":outage"
+	down := &redis.Pool{Dial: func() (redis.Conn, error) {
+		return redis.Dial("tcp", "127.0.0.1:1") // nothing listens there
+	}}
+	defer down.Close()
+	h := newHarness(t, harnessOptions{scheduler: jobs.NewScheduler(jobs.Deps{DB: env.DB, Redis: down, Namespace: ns})})
+	h.mustDeliver(t, "installation", fixture(t, "installation/created.payload.json"), http.StatusOK)
+
+	got := column(t, env.DB, `SELECT kind || ' ' || status FROM scan`)
+	if strings.Join(got, ",") != "repositories queued" {
+		t.Fatalf("scans %v, want the backfill recorded as queued", got)
+	}
+	conn := env.Redis.Get()
+	defer conn.Close()
+	if n, err := redis.Int(conn.Do("EXISTS", ns+":jobs:"+jobs.SpawnJob(jobs.CollectionRepositories))); err != nil || n != 0 {
+		t.Fatalf("a job was queued through an unreachable Redis (%d, %v)", n, err)
+	}
+
+	// Redis is back: the sweeper finds the scan nobody started and queues it.
+	up := jobs.NewScheduler(jobs.Deps{DB: env.DB, Redis: env.Redis, Namespace: ns, StuckAfter: time.Millisecond})
+	if _, err := up.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	n, err := redis.Int(conn.Do("LLEN", ns+":jobs:"+jobs.SpawnJob(jobs.CollectionRepositories)))
+	if err != nil || n != 1 {
+		t.Fatalf("after the sweep %d spawn jobs queued (%v), want 1", n, err)
 	}
 }

@@ -47,12 +47,14 @@ func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string,
 			if err := process.SetInstallationRepositories(ctx, tx, id, ev.Repositories, tx.meta); err != nil {
 				return 0, err
 			}
-			tx.scan(jobs.ScanRequest{
+			if err := tx.scan(ctx, jobs.ScanRequest{
 				Kind:           jobs.CollectionRepositories,
 				InstallationID: id,
 				Owner:          in.GetAccount().GetLogin(),
 				Children:       true,
-			}, h.Scheduler)
+			}, h.Scheduler); err != nil {
+				return 0, err
+			}
 		case "new_permissions_accepted":
 			// Only some payloads list the repositories; when they do it is
 			// the whole list.

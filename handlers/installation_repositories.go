@@ -44,7 +44,9 @@ func (h *InstallationRepositories) Handle(ctx context.Context, eventType, delive
 		}
 		for _, r := range ev.RepositoriesAdded {
 			owner, name := ownerRepo(r)
-			tx.scan(jobs.ScanRequest{Kind: jobs.JobSyncRepository, InstallationID: id, Owner: owner, Repo: name, Children: true}, h.Scheduler)
+			if err := tx.scan(ctx, jobs.ScanRequest{Kind: jobs.JobSyncRepository, InstallationID: id, Owner: owner, Repo: name, Children: true}, h.Scheduler); err != nil {
+				return 0, err
+			}
 		}
 		return process.Written, nil
 	})

@@ -48,11 +48,14 @@ type recordingScheduler struct {
 	err     error
 }
 
-func (s *recordingScheduler) Scan(ctx context.Context, req jobs.ScanRequest) (int64, bool, error) {
+// ScanInTx records req; its enqueue fails with s.err, as a queue that is
+// down after the commit would.
+func (s *recordingScheduler) ScanInTx(ctx context.Context, tx *sql.Tx, req jobs.ScanRequest) (int64, bool, func() error, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.scans = append(s.scans, req)
-	return int64(len(s.scans)), false, s.err
+	err := s.err
+	return int64(len(s.scans)), false, func() error { return err }, nil
 }
 
 func (s *recordingScheduler) CancelInstallation(ctx context.Context, id int64) error {

@@ -89,13 +89,15 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 			}
 		}
 		if queueFiles {
-			tx.scan(jobs.ScanRequest{
+			if err := tx.scan(ctx, jobs.ScanRequest{
 				Kind:           jobs.CollectionPullRequestFiles,
 				InstallationID: installationID,
 				Owner:          owner,
 				Repo:           name,
 				Number:         pr.GetNumber(),
-			}, h.Scheduler)
+			}, h.Scheduler); err != nil {
+				return 0, err
+			}
 		}
 		return outcome, nil
 	})

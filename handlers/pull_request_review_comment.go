@@ -49,13 +49,15 @@ func (h *PullRequestReviewComment) Handle(ctx context.Context, eventType, delive
 			}
 			if !known {
 				owner, name := ownerRepo(ev.Repo)
-				tx.scan(jobs.ScanRequest{
+				if err := tx.scan(ctx, jobs.ScanRequest{
 					Kind:           jobs.CollectionPullRequestReviews,
 					InstallationID: ev.GetInstallation().GetID(),
 					Owner:          owner,
 					Repo:           name,
 					Number:         ev.PullRequest.GetNumber(),
-				}, h.Scheduler)
+				}, h.Scheduler); err != nil {
+					return 0, err
+				}
 			}
 		}
 		return outcome, nil

@@ -352,8 +352,11 @@ func (e *engine) startScan(ctx context.Context, tx queryer, req ScanRequest, par
 			req.Kind, key, instID, req.Owner, req.Repo, repoID, req.Number, params,
 			req.Full, since, parent, req.RequestedBy).Scan(&id)
 		if err == nil {
+			// The progress mark only holds the sweeper off a scan that is
+			// about to start; without it (Redis down) the sweeper starts
+			// the scan itself, which is what an outbox wants.
 			if err := e.touch(ctx, id); err != nil {
-				return 0, false, err
+				e.deps.Logger.Warn().Err(err).Int64("scan_id", id).Msg("scan recorded without a progress mark")
 			}
 			return id, false, nil
 		}
