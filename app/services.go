@@ -34,6 +34,9 @@ func NewLogger(c LogConfig, w io.Writer) zerolog.Logger {
 	if c.Format == "text" {
 		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339, NoColor: !isTerminal(w)}
 	}
+	// Many goroutines log at once; the writer may not be safe for that
+	// (a bytes.Buffer in tests), so serialise the writes.
+	w = zerolog.SyncWriter(w)
 	level, err := zerolog.ParseLevel(c.Level)
 	if err != nil {
 		level = zerolog.InfoLevel
