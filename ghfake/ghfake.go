@@ -128,7 +128,15 @@ type SeedOptions struct {
 	// IssuesPerRepo issues (not pull requests) per repository [3].
 	IssuesPerRepo int
 	// FilesPerPull changed files per pull request [3]; derived on demand.
+	// Ignored when MaxFilesPerPull is set.
 	FilesPerPull int
+	// MaxFilesPerPull, when > 0, gives each pull request its own number
+	// of files in [1, MaxFilesPerPull], skewed like real repositories
+	// (most pulls touch a few files, a tail touches many), and gives the
+	// first pull request of every repository exactly MaxFilesPerPull. The
+	// counts come from Seed, repository and number alone, so the rest of
+	// the world is the same as with FilesPerPull.
+	MaxFilesPerPull int
 	// CommentsPerIssue issue comments per issue and per pull request [1].
 	CommentsPerIssue int
 	// LabelsPerRepo labels per repository [3].

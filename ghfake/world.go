@@ -493,6 +493,9 @@ func (w *world) seed(o SeedOptions) error {
 				if isPull {
 					p := &pull{id: w.id(), headRef: fmt.Sprintf("feature-%d", n), baseRef: r.defaultBranch, headSHA: sha(rng), baseSHA: sha(rng),
 						commits: 1 + rng.Intn(5), files: nFiles, draft: rng.Intn(10) == 0}
+					if o.MaxFilesPerPull > 0 {
+						p.files = skewedFiles(o.Seed, a, ri, n, o.MaxFilesPerPull, pullsLeft == nPulls-1)
+					}
 					it.pr = p
 				}
 				r.items = append(r.items, it)
@@ -547,6 +550,20 @@ func (w *world) seed(o SeedOptions) error {
 		}
 	}
 	return nil
+}
+
+// skewedFiles is the file count of pull request n of repository ri of
+// account a: most for the repository's first pull request (so lists of
+// several full pages exist), else 1 + most*u^5 for a uniform u, which puts
+// the median near 3% of most and about one pull in five above a third of
+// it. Its own generator keeps the world's main sequence untouched.
+func skewedFiles(seed int64, a, ri, n, most int, first bool) int {
+	if first {
+		return most
+	}
+	rng := rand.New(rand.NewSource(seed*1_000_003 + int64(a)*7_919 + int64(ri)*104_729 + int64(n)))
+	u := rng.Float64()
+	return min(1+int(float64(most)*u*u*u*u*u), most)
 }
 
 func orDefault(a, d *account) *account {

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"sort"
 	"strings"
@@ -129,7 +130,9 @@ func (h *harness) scan(req ScanRequest) int64 {
 
 // minimumRequests is the fewest requests the design allows for loading
 // the installation: one per page of 100 of every collection (at least one
-// per collection, even empty).
+// per collection, even empty; a pull request's files take
+// ceil(files/100) pages), plus one GET of each merged pull request, the
+// only way to learn who merged it.
 func minimumRequests(w ghfake.World, inst int64) int {
 	pages := func(n int) int { return max((n+99)/100, 1) }
 	repos := w.InstallationRepositories(inst)
@@ -148,6 +151,9 @@ func minimumRequests(w ghfake.World, inst int64) int {
 			num := pr.GetNumber()
 			total += pages(len(w.PullRequestFiles(o, n, num))) + pages(len(w.Reviews(o, n, num))) +
 				pages(len(w.ReviewComments(o, n, num)))
+			if pr.MergedAt != nil {
+				total++
+			}
 		}
 	}
 	return total
@@ -180,8 +186,9 @@ func worldRows(w ghfake.World, inst int64) map[string][]string {
 			}
 		}
 		for _, pr := range w.PullRequests(o, n) {
-			add("pull_request", "%d %d %d %s %s %s %v %d %d %d", pr.GetID(), r.GetID(), pr.GetNumber(), pr.GetState(), pr.GetTitle(),
-				pr.GetHead().GetSHA(), pr.GetMerged(), pr.GetAdditions(), pr.GetDeletions(), pr.GetChangedFiles())
+			add("pull_request", "%d %d %d %s %s %s %v %d %d %d %s", pr.GetID(), r.GetID(), pr.GetNumber(), pr.GetState(), pr.GetTitle(),
+				pr.GetHead().GetSHA(), pr.GetMerged(), pr.GetAdditions(), pr.GetDeletions(), pr.GetChangedFiles(),
+				pr.GetMergedBy().GetLogin())
 			for _, f := range w.PullRequestFiles(o, n, pr.GetNumber()) {
 				add("file", "%d %s %s %d %d %s", pr.GetID(), f.GetFilename(), f.GetStatus(), f.GetAdditions(), f.GetDeletions(), f.GetSHA())
 			}
@@ -211,7 +218,8 @@ var replicaQueries = map[string]string{
 		FROM github_issue i`,
 	"issue_comment": `SELECT id || ' ' || repo_id || ' ' || issue_number || ' ' || coalesce(user_login, '') || ' ' || coalesce(body, '') FROM github_issue_comment`,
 	"pull_request": `SELECT id || ' ' || base_repo_id || ' ' || number || ' ' || state || ' ' || title || ' ' || coalesce(head_sha, '') || ' ' ||
-			coalesce(merged, false) || ' ' || coalesce(additions, -1) || ' ' || coalesce(deletions, -1) || ' ' || coalesce(changed_files, -1)
+			coalesce(merged, false) || ' ' || coalesce(additions, -1) || ' ' || coalesce(deletions, -1) || ' ' || coalesce(changed_files, -1) ||
+			' ' || coalesce(merged_by_login, '')
 		FROM github_pull_request`,
 	"file": `SELECT pull_request_id || ' ' || filename || ' ' || coalesce(status, '') || ' ' || coalesce(additions, -1) || ' ' ||
 			coalesce(deletions, -1) || ' ' || coalesce(sha, '') FROM github_pull_request_file`,
@@ -275,6 +283,41 @@ func (h *harness) assertMatchesWorld() {
 	}
 }
 
+// assertMergers checks that every merged pull request of the world has
+// its merger in the replica: the list lacks merged_by, so this proves the
+// single-pull fetch of merged pull requests ran.
+func (h *harness) assertMergers() {
+	h.t.Helper()
+	w := h.gh.World()
+	merged := 0
+	for _, r := range w.InstallationRepositories(h.inst) {
+		o, n := r.GetOwner().GetLogin(), r.GetName()
+		for _, pr := range w.PullRequests(o, n) {
+			if pr.MergedAt == nil {
+				continue
+			}
+			merged++
+			want := pr.GetMergedBy().GetLogin()
+			if want == "" {
+				h.t.Fatalf("%s#%d: merged without a merger in ghfake; the check would prove nothing", r.GetFullName(), pr.GetNumber())
+			}
+			var got sql.NullString
+			var gotID sql.NullInt64
+			if err := h.deps.DB.QueryRow(`SELECT merged_by_login, merged_by_id FROM github_pull_request WHERE id = $1`, pr.GetID()).
+				Scan(&got, &gotID); err != nil {
+				h.t.Fatalf("%s#%d: %v", r.GetFullName(), pr.GetNumber(), err)
+			}
+			if got.String != want || gotID.Int64 != pr.GetMergedBy().GetID() {
+				h.t.Errorf("%s#%d: merged_by %q (%d) in the replica, %q (%d) on GitHub", r.GetFullName(), pr.GetNumber(),
+					got.String, gotID.Int64, want, pr.GetMergedBy().GetID())
+			}
+		}
+	}
+	if merged == 0 {
+		h.t.Error("the world has no merged pull request; the check would prove nothing")
+	}
+}
+
 // diff of two sorted lists.
 func diff(want, got []string) (missing, extra []string) {
 	i, j := 0, 0
@@ -296,22 +339,29 @@ func diff(want, got []string) (missing, extra []string) {
 
 type loadSize struct {
 	repos, pulls, issues, files, comments, labels, milestones, reviews int
+	// maxFiles, when set, gives each pull request 1..maxFiles files
+	// (ghfake's skewed counts) instead of files each.
+	maxFiles int
 }
+
+// acceptanceLoad is issue 5's load: 1,000 pull requests (up to 300 files
+// each) and 2,000 issues over three repositories.
+var acceptanceLoad = loadSize{repos: 3, pulls: 1000, issues: 2000, maxFiles: 300, comments: 1, labels: 12, milestones: 4, reviews: 1}
 
 func seedFor(sz loadSize) *ghfake.SeedOptions {
 	return &ghfake.SeedOptions{
 		Seed: 5, Accounts: 1, Users: 8, ReposPerAccount: sz.repos,
 		PullsPerRepo: sz.pulls / sz.repos, IssuesPerRepo: sz.issues / sz.repos,
-		FilesPerPull: sz.files, CommentsPerIssue: sz.comments, LabelsPerRepo: sz.labels,
+		FilesPerPull: sz.files, MaxFilesPerPull: sz.maxFiles, CommentsPerIssue: sz.comments, LabelsPerRepo: sz.labels,
 		MilestonesPerRepo: sz.milestones, ReviewsPerPull: sz.reviews, ReviewCommentsPerPull: sz.reviews,
 	}
 }
 
 func TestBackfillInstallation(t *testing.T) {
-	sz := loadSize{repos: 3, pulls: 1000, issues: 2000, files: 150, comments: 1, labels: 12, milestones: 4, reviews: 1}
+	sz := acceptanceLoad
 	timeout := 10 * time.Minute
 	if testing.Short() {
-		sz = loadSize{repos: 3, pulls: 60, issues: 240, files: 120, comments: 1, labels: 5, milestones: 2, reviews: 1}
+		sz = loadSize{repos: 3, pulls: 60, issues: 240, maxFiles: 300, comments: 1, labels: 5, milestones: 2, reviews: 1}
 		timeout = 2 * time.Minute
 	}
 	h := newHarness(t, ghfake.Options{Seed: seedFor(sz), RateLimit: 100000}, nil)
@@ -328,6 +378,7 @@ func TestBackfillInstallation(t *testing.T) {
 		t.Logf("loaded in %s", time.Since(start))
 		h.assertAllDone()
 		h.assertMatchesWorld()
+		h.assertMergers()
 		st, err := h.sched.Status(ctx, id)
 		if err != nil {
 			t.Fatal(err)

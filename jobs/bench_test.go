@@ -7,15 +7,16 @@ import (
 	"github.com/webhookdb/webhookdb/ghfake"
 )
 
-// BenchmarkBackfill loads a seeded installation (3 repositories, pull
-// requests with files, reviews and comments, issues, labels, milestones)
-// through ghfake answering every request after 50 ms, and reports items
-// written per second and requests per item.
+// BenchmarkBackfill loads the acceptance load (3 repositories, 1,000 pull
+// requests with up to 300 files, reviews and comments, 2,000 issues,
+// labels, milestones) through ghfake answering every request after 50 ms,
+// and reports items written per second, requests per item, and the
+// requests made beside the design's minimum.
 //
 //	go test -run '^$' -bench Backfill -benchtime 1x ./jobs/
 func BenchmarkBackfill(b *testing.B) {
-	sz := loadSize{repos: 3, pulls: 1000, issues: 2000, files: 150, comments: 1, labels: 12, milestones: 4, reviews: 1}
-	var items, requests int
+	sz := acceptanceLoad
+	var items, requests, minimum int
 	var elapsed time.Duration
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -34,9 +35,12 @@ func BenchmarkBackfill(b *testing.B) {
 		}
 		items += n
 		requests += h.gh.Stats().ByInstallation[h.inst].Requests
+		minimum += minimumRequests(h.gh.World(), h.inst)
 		h.close()
 	}
 	b.ReportMetric(float64(items)/elapsed.Seconds(), "items/s")
 	b.ReportMetric(float64(requests)/float64(items), "requests/item")
 	b.ReportMetric(float64(items)/float64(b.N), "items/op")
+	b.ReportMetric(float64(requests)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(minimum)/float64(b.N), "min-requests/op")
 }

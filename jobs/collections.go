@@ -224,6 +224,14 @@ var collections = []*collection{
 		// Pull requests are not deleted on GitHub; a wrong sweep would also
 		// drop their files and reviews, so they are never swept.
 		finish: stampRepo("pull_requests_last_scanned_at"),
+		// The list leaves out what only GET of one pull request has: the
+		// counts (the files scan sums them), mergeable and merged_by. A
+		// merged pull request's merged_by never changes, so it is fetched
+		// once (a sync_pull_request child, with its ETag) for merged rows
+		// that lack it. Open pull requests are not fetched: mergeable is
+		// volatile and GitHub computes it lazily (the first GET often
+		// answers null), so a backfill would pay one request per open pull
+		// for a value that is stale or missing; webhooks bring it.
 		children: func(ctx context.Context, tx *sql.Tx, sc *scanRow) ([]ScanRequest, error) {
 			seen := seenIDs
 			if sc.Since.Valid {
@@ -232,7 +240,8 @@ var collections = []*collection{
 				seen = `ARRAY(SELECT DISTINCT unnest(seen_ids) FROM scan_page WHERE scan_id = $1 AND seen_ids IS NOT NULL AND NOT not_modified)`
 			}
 			rows, err := tx.QueryContext(ctx, `
-				SELECT number FROM github_pull_request WHERE id = ANY(`+seen+`) ORDER BY number`, sc.ID)
+				SELECT number, merged_at IS NOT NULL AND merged_by_id IS NULL
+				FROM github_pull_request WHERE id = ANY(`+seen+`) ORDER BY number`, sc.ID)
 			if err != nil {
 				return nil, fmt.Errorf("pull requests of %s: %w", sc.target(), err)
 			}
@@ -240,12 +249,20 @@ var collections = []*collection{
 			var out []ScanRequest
 			for rows.Next() {
 				var n int
-				if err := rows.Scan(&n); err != nil {
+				var needMerger bool
+				if err := rows.Scan(&n, &needMerger); err != nil {
 					return nil, fmt.Errorf("pull requests of %s: %w", sc.target(), err)
 				}
 				for _, k := range []string{CollectionPullRequestFiles, CollectionPullRequestReviews, CollectionPullRequestReviewComments} {
 					out = append(out, ScanRequest{Kind: k, InstallationID: sc.InstallationID.Int64, Owner: sc.Owner,
 						Repo: sc.Repo, Number: n, RequestedBy: sc.RequestedBy, Full: sc.Full})
+				}
+				if needMerger {
+					// Never Full: the stored ETag makes the next try of a
+					// pull GitHub gives no merger for (a deleted account)
+					// a free 304.
+					out = append(out, ScanRequest{Kind: JobSyncPullRequest, InstallationID: sc.InstallationID.Int64,
+						Owner: sc.Owner, Repo: sc.Repo, Number: n, RequestedBy: sc.RequestedBy})
 				}
 			}
 			return out, rows.Err()
