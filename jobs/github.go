@@ -14,6 +14,7 @@ import (
 
 	"github.com/gomodule/redigo/redis"
 	"github.com/google/go-github/v60/github"
+	"github.com/palantir/go-githubapp/githubapp"
 )
 
 // ErrNotFound says GitHub has no such object (404 or 410).
@@ -148,12 +149,18 @@ func limitFromHeaders(h http.Header) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// installationFor finds the installation that covers owner/repo: the stored
-// mapping first, then GitHub's GET /repos/{o}/{r}/installation with the
-// app's own token.
+// installationFor finds the installation that covers owner/repo.
 func (e *engine) installationFor(ctx context.Context, owner, repo string) (int64, error) {
+	return InstallationFor(ctx, e.deps.DB, e.deps.GitHub, owner, repo)
+}
+
+// InstallationFor finds the installation of this app that covers
+// owner/repo: the stored mapping first, then GitHub's
+// GET /repos/{o}/{r}/installation with the app's own token. It returns an
+// error wrapping ErrNoInstallation when no installation covers it.
+func InstallationFor(ctx context.Context, db *sql.DB, apps githubapp.ClientCreator, owner, repo string) (int64, error) {
 	var id int64
-	err := e.deps.DB.QueryRowContext(ctx, `
+	err := db.QueryRowContext(ctx, `
 		SELECT ir.installation_id
 		FROM github_repository r
 		JOIN github_installation_repository ir ON ir.repo_id = r.id
@@ -166,10 +173,10 @@ func (e *engine) installationFor(ctx context.Context, owner, repo string) (int64
 	case !errors.Is(err, sql.ErrNoRows):
 		return 0, fmt.Errorf("look up the installation of %s/%s: %w", owner, repo, err)
 	}
-	if e.deps.GitHub == nil {
-		return 0, fmt.Errorf("look up the installation of %s/%s: no GitHub client configured", owner, repo)
+	if apps == nil {
+		return 0, fmt.Errorf("%s/%s is not stored and no GitHub client is configured to ask: %w", owner, repo, ErrNoInstallation)
 	}
-	app, err := e.deps.GitHub.NewAppClient()
+	app, err := apps.NewAppClient()
 	if err != nil {
 		return 0, fmt.Errorf("app client: %w", err)
 	}

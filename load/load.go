@@ -416,35 +416,7 @@ func authStatus(err error) int {
 // mapping first, then GitHub with the app's JWT. jobs.ErrNoInstallation
 // when none does.
 func (h *Handler) repoInstallation(ctx context.Context, owner, repo string) (int64, error) {
-	var id int64
-	err := h.opts.DB.QueryRowContext(ctx, `
-		SELECT ir.installation_id
-		FROM github_repository r
-		JOIN github_installation_repository ir ON ir.repo_id = r.id
-		JOIN github_installation i ON i.id = ir.installation_id AND i.deleted_at IS NULL
-		WHERE lower(r.full_name) = lower($1)
-		ORDER BY ir.created_at DESC LIMIT 1`, owner+"/"+repo).Scan(&id)
-	switch {
-	case err == nil:
-		return id, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return 0, fmt.Errorf("look up the installation of %s/%s: %w", owner, repo, err)
-	}
-	if h.opts.Apps == nil {
-		return 0, fmt.Errorf("%s/%s: %w", owner, repo, jobs.ErrNoInstallation)
-	}
-	app, err := h.opts.Apps.NewAppClient()
-	if err != nil {
-		return 0, fmt.Errorf("app client: %w", err)
-	}
-	inst, _, err := app.Apps.FindRepositoryInstallation(ctx, owner, repo)
-	if err != nil {
-		if classify(err) == http.StatusNotFound {
-			return 0, fmt.Errorf("%s/%s: %w", owner, repo, jobs.ErrNoInstallation)
-		}
-		return 0, fmt.Errorf("ask GitHub for the installation of %s/%s: %w", owner, repo, err)
-	}
-	return inst.GetID(), nil
+	return jobs.InstallationFor(ctx, h.opts.DB, h.opts.Apps, owner, repo)
 }
 
 // installationExists says whether the app has installation id: stored
