@@ -4,13 +4,17 @@ GO ?= go
 # each on its own database and Redis namespace.
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: build test check fmt vet models models-check services demo fake-github bench ci
+.PHONY: build test race check fmt vet models models-check services demo fake-github bench ci
 
 build:
 	$(GO) build -o webhookdb .
 
 test: services
 	$(GO) test $(TEST_FLAGS) ./...
+
+# The short suite under the race detector (CI runs it too).
+race: services
+	$(GO) test -race -short $(TEST_FLAGS) ./...
 
 # What CI checks besides the tests.
 check: fmt vet models-check
