@@ -67,6 +67,7 @@ func RedisURL() string {
 // returns the exit code for os.Exit.
 func Main(m *testing.M, env *Env) int {
 	ctx := context.Background()
+	dropAbandoned(ctx)
 	suffix := randomHex(4)
 	pkg := packageName()
 	if err := setup(ctx, env, pkg, suffix); err != nil {
@@ -136,6 +137,39 @@ func teardown(ctx context.Context, env *Env) error {
 		return fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// abandonedAfter is the age past which a test database is taken to belong
+// to a test binary that was killed before it could drop it.
+const abandonedAfter = 6 * time.Hour
+
+// dropAbandoned drops test databases left by killed test binaries. It is
+// best effort: without the rights to read file dates it does nothing.
+func dropAbandoned(ctx context.Context) {
+	admin, err := sql.Open("pgx", AdminURL())
+	if err != nil {
+		return
+	}
+	defer admin.Close()
+	rows, err := admin.QueryContext(ctx, `
+		SELECT datname FROM pg_database
+		WHERE datname LIKE 'webhookdb\_test\_%'
+		  AND (pg_stat_file('base/' || oid || '/PG_VERSION')).modification < now() - $1::interval`,
+		fmt.Sprintf("%d seconds", int(abandonedAfter.Seconds())))
+	if err != nil {
+		return
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if rows.Scan(&n) == nil {
+			names = append(names, n)
+		}
+	}
+	rows.Close()
+	for _, n := range names {
+		_ = DropDatabase(ctx, n) // another package may be dropping it too
+	}
 }
 
 // CreateDatabase creates an empty database and returns its URL.
