@@ -56,6 +56,22 @@ type collection struct {
 	finish func(ctx context.Context, tx *sql.Tx, sc *scanRow) error
 	// children are the scans chained after this one with children=true.
 	children func(ctx context.Context, tx *sql.Tx, sc *scanRow) ([]ScanRequest, error)
+	// stored is SQL true when the row of s.v, one of the ids (or keys,
+	// with byKey) a page listed, is stored under parent $2; a 304 page
+	// with a row missing is fetched again.
+	stored string
+	byKey  bool
+}
+
+// parentID is the $2 of collection.stored.
+func (c *collection) parentID(sc *scanRow) int64 {
+	switch c.parent {
+	case "repo":
+		return sc.RepoID.Int64
+	case "pull":
+		return sc.PullID.Int64
+	}
+	return sc.InstallationID.Int64
 }
 
 // repoPath is the API path of the scan's repository, or of rest under it.
@@ -79,9 +95,10 @@ func stateOf(sc *scanRow) string {
 const (
 	seenIDs  = `ARRAY(SELECT DISTINCT unnest(seen_ids) FROM scan_page WHERE scan_id = $1 AND seen_ids IS NOT NULL)`
 	seenKeys = `ARRAY(SELECT DISTINCT unnest(seen_keys) FROM scan_page WHERE scan_id = $1 AND seen_keys IS NOT NULL)`
-	// notNewer keeps rows a webhook wrote after the scan started: GitHub
-	// may have created them after we read their page.
-	notNewer = ` AND (last_replicated_via_webhook_at IS NULL OR last_replicated_via_webhook_at < $3)`
+	// notNewer keeps rows written after the scan started, by a webhook
+	// or another API read (an inline sync): GitHub may have created them
+	// after we read their page.
+	notNewer = ` AND (last_replicated_at IS NULL OR last_replicated_at < $3)`
 )
 
 func execCount(ctx context.Context, tx *sql.Tx, what, q string, args ...any) (int64, error) {
@@ -154,8 +171,9 @@ func repoChildren(inst int64, owner, repo, by string, full bool) []ScanRequest {
 
 var collections = []*collection{
 	{
-		name: CollectionRepositories,
-		path: func(sc *scanRow) string { return "installation/repositories?per_page=100" },
+		name:   CollectionRepositories,
+		stored: `EXISTS (SELECT 1 FROM github_installation_repository WHERE installation_id = $2 AND repo_id = s.v)`,
+		path:   func(sc *scanRow) string { return "installation/repositories?per_page=100" },
 		newPage: func() pageIO {
 			var lr github.ListRepositories
 			return pageIO{dst: &lr, write: func(ctx context.Context, tx *sql.Tx, sc *scanRow, m process.Meta) (pageResult, error) {
@@ -204,6 +222,7 @@ var collections = []*collection{
 	},
 	{
 		name:        CollectionPullRequests,
+		stored:      `EXISTS (SELECT 1 FROM github_pull_request WHERE id = s.v AND base_repo_id = $2)`,
 		incremental: true,
 		parent:      "repo",
 		path: func(sc *scanRow) string {
@@ -270,6 +289,8 @@ var collections = []*collection{
 	},
 	{
 		name:   CollectionPullRequestFiles,
+		stored: `EXISTS (SELECT 1 FROM github_pull_request_file WHERE pull_request_id = $2 AND filename = s.v)`,
+		byKey:  true,
 		parent: "pull",
 		path:   func(sc *scanRow) string { return repoPath(sc, fmt.Sprintf("pulls/%d/files?per_page=100", sc.Number)) },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, files []*github.CommitFile, m process.Meta) (pageResult, error) {
@@ -308,6 +329,7 @@ var collections = []*collection{
 	},
 	{
 		name:   CollectionPullRequestReviews,
+		stored: `EXISTS (SELECT 1 FROM github_pull_request_review WHERE id = s.v AND pull_request_id = $2)`,
 		parent: "pull",
 		path:   func(sc *scanRow) string { return repoPath(sc, fmt.Sprintf("pulls/%d/reviews?per_page=100", sc.Number)) },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, reviews []*github.PullRequestReview, m process.Meta) (pageResult, error) {
@@ -326,6 +348,7 @@ var collections = []*collection{
 	},
 	{
 		name:   CollectionPullRequestReviewComments,
+		stored: `EXISTS (SELECT 1 FROM github_pull_request_review_comment WHERE id = s.v AND pull_request_id = $2)`,
 		parent: "pull",
 		path: func(sc *scanRow) string {
 			return repoPath(sc, fmt.Sprintf("pulls/%d/comments?per_page=100", sc.Number))
@@ -346,6 +369,7 @@ var collections = []*collection{
 	},
 	{
 		name:        CollectionIssues,
+		stored:      `EXISTS (SELECT 1 FROM github_issue WHERE id = s.v AND repo_id = $2)`,
 		incremental: true,
 		parent:      "repo",
 		path: func(sc *scanRow) string {
@@ -368,6 +392,7 @@ var collections = []*collection{
 	},
 	{
 		name:        CollectionIssueComments,
+		stored:      `EXISTS (SELECT 1 FROM github_issue_comment WHERE id = s.v AND repo_id = $2)`,
 		incremental: true,
 		parent:      "repo",
 		path: func(sc *scanRow) string {
@@ -390,6 +415,8 @@ var collections = []*collection{
 	},
 	{
 		name:   CollectionLabels,
+		stored: `EXISTS (SELECT 1 FROM github_issue_label WHERE repo_id = $2 AND name = s.v)`,
+		byKey:  true,
 		parent: "repo",
 		path:   func(sc *scanRow) string { return repoPath(sc, "labels?per_page=100") },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, labels []*github.Label, m process.Meta) (pageResult, error) {
@@ -408,6 +435,7 @@ var collections = []*collection{
 	},
 	{
 		name:   CollectionMilestones,
+		stored: `EXISTS (SELECT 1 FROM github_milestone WHERE id = s.v AND repo_id = $2)`,
 		parent: "repo",
 		path:   func(sc *scanRow) string { return repoPath(sc, "milestones?state=all&per_page=100") },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, list []*github.Milestone, m process.Meta) (pageResult, error) {

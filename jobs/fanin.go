@@ -258,19 +258,62 @@ func pageURL(base string, page int) string {
 	return fmt.Sprintf("%s%spage=%d", base, sep, page)
 }
 
+// etagKey is the api_etag row of page URL u. The URL alone names the
+// page except for an installation's repositories, which every
+// installation lists at the same URL with its own token.
+func etagKey(sc *scanRow, u string) string {
+	if sc.Kind == CollectionRepositories {
+		return fmt.Sprintf("%s#installation=%d", u, sc.InstallationID.Int64)
+	}
+	return u
+}
+
 // fetchPage reads one page of the scan's collection, conditionally.
 func (e *engine) fetchPage(ctx context.Context, s *session, sc *scanRow, c *collection, page int) (*pageFetch, error) {
 	u := pageURL(c.path(sc), page)
-	prev, err := e.loadETag(ctx, u)
+	prev, err := e.loadETag(ctx, etagKey(sc, u))
 	if err != nil {
 		return nil, err
 	}
 	io := c.newPage()
 	f, err := get(ctx, s.client, s.inst, u, prev.etag, io.dst)
+	if err == nil && f.notModified {
+		// GitHub still lists what the page held; if some of it is no
+		// longer stored (deleted after a 404 while access was lost), the
+		// 304 would keep it missing for good: fetch the page in full.
+		lost, lerr := e.lostRows(ctx, sc, c, u)
+		if lerr != nil {
+			return &pageFetch{url: u, f: f}, lerr
+		}
+		if lost {
+			e.addCounters(ctx, sc.ID, counters{}.of(&pageFetch{f: f}), "")
+			f, err = get(ctx, s.client, s.inst, u, "", io.dst)
+		}
+	}
 	if err != nil {
 		return &pageFetch{url: u, f: f}, err
 	}
 	return &pageFetch{url: u, f: f, io: io, fetchedAt: time.Now(), prevItems: prev.items}, nil
+}
+
+// lostRows says whether a row that page URL u listed when its ETag was
+// stored is missing from the database.
+func (e *engine) lostRows(ctx context.Context, sc *scanRow, c *collection, u string) (bool, error) {
+	if c.stored == "" {
+		return false, nil
+	}
+	col := "seen_ids"
+	if c.byKey {
+		col = "seen_keys"
+	}
+	var lost bool
+	err := e.deps.DB.QueryRowContext(ctx, `
+		SELECT EXISTS (SELECT 1 FROM api_etag a, unnest(a.`+col+`) AS s(v)
+		               WHERE a.url = $1 AND NOT `+c.stored+`)`, etagKey(sc, u), c.parentID(sc)).Scan(&lost)
+	if err != nil {
+		return false, fmt.Errorf("check the stored rows of %s: %w", u, err)
+	}
+	return lost, nil
 }
 
 // counters are what one transaction adds to its scan.
@@ -318,7 +361,7 @@ func (e *engine) writePage(ctx context.Context, tx *sql.Tx, sc *scanRow, c *coll
 				items = coalesce(a.items, 0), seen_ids = a.seen_ids, seen_keys = a.seen_keys, finished_at = now(), error = NULL
 			FROM (SELECT max(items) AS items, max(seen_ids) AS seen_ids, max(seen_keys) AS seen_keys
 			      FROM api_etag WHERE url = $3) a
-			WHERE p.scan_id = $1 AND p.page = $2`, sc.ID, page, pf.url)
+			WHERE p.scan_id = $1 AND p.page = $2`, sc.ID, page, etagKey(sc, pf.url))
 		if err != nil {
 			return out, fmt.Errorf("mark page %d of scan %d unchanged: %w", page, sc.ID, err)
 		}
@@ -348,7 +391,7 @@ func (e *engine) writePage(ctx context.Context, tx *sql.Tx, sc *scanRow, c *coll
 				VALUES ($1, $2, $3, $4, $5, now())
 				ON CONFLICT (url) DO UPDATE SET etag = EXCLUDED.etag, seen_ids = EXCLUDED.seen_ids,
 					seen_keys = EXCLUDED.seen_keys, items = EXCLUDED.items, updated_at = now()`,
-				pf.url, pf.f.etag, ids, keys, res.items)
+				etagKey(sc, pf.url), pf.f.etag, ids, keys, res.items)
 			if err != nil {
 				return out, fmt.Errorf("store the ETag of %s: %w", pf.url, err)
 			}
@@ -943,7 +986,7 @@ func (e *engine) recheck(ctx context.Context, job *work.Job, sc *scanRow, c *col
 	}
 	defer s.release()
 	u := pageURL(c.path(sc), 1)
-	prev, err := e.loadETag(ctx, u)
+	prev, err := e.loadETag(ctx, etagKey(sc, u))
 	if err != nil || prev.etag == "" {
 		return false, err
 	}

@@ -366,6 +366,9 @@ func (e *engine) startScan(ctx context.Context, tx queryer, req ScanRequest, par
 		err = tx.QueryRowContext(ctx, `
 			SELECT id FROM scan WHERE scan_key = $1 AND status IN ('queued', 'running')`, key).Scan(&id)
 		if err == nil {
+			if err := widen(ctx, tx, id, req); err != nil {
+				return 0, false, err
+			}
 			return id, true, nil
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -374,6 +377,28 @@ func (e *engine) startScan(ctx context.Context, tx queryer, req ScanRequest, par
 		// It ended between the two statements: try again.
 	}
 	return 0, false, fmt.Errorf("scan %s of %s: the running scan keeps changing", req.Kind, req.target())
+}
+
+// widen makes the running scan id that req joins do what req asks beyond
+// it: chain children (read when the scan ends), and list everything when
+// the scan has not started yet (a started incremental scan cannot become
+// full, so that request gets the incremental one).
+func widen(ctx context.Context, tx queryer, id int64, req ScanRequest) error {
+	if req.Children {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE scan SET params = jsonb_set(params, '{children}', 'true')
+			WHERE id = $1 AND status IN ('queued', 'running')`, id); err != nil {
+			return fmt.Errorf("scan %s of %s: add children to scan %d: %w", req.Kind, req.target(), id, err)
+		}
+	}
+	if req.Full {
+		if _, err := tx.ExecContext(ctx, `
+			UPDATE scan SET full_scan = true, since = NULL
+			WHERE id = $1 AND status = 'queued' AND pages_total IS NULL`, id); err != nil {
+			return fmt.Errorf("scan %s of %s: make scan %d full: %w", req.Kind, req.target(), id, err)
+		}
+	}
+	return nil
 }
 
 // firstJob is the job that starts a scan of kind.

@@ -97,6 +97,18 @@ func (e *engine) runSingle(ctx context.Context, job *work.Job, sc *scanRow) erro
 	}
 	f, err := get(ctx, s.client, s.inst, path, prev.etag, dst)
 	cnt := counters{}.of(&pageFetch{f: f})
+	if err == nil && f.notModified {
+		// A 304 for an object we no longer store (deleted after a 404
+		// while access was lost) would leave it missing: fetch it in full.
+		stored, serr := e.singleStored(ctx, sc)
+		if serr != nil {
+			return serr
+		}
+		if !stored {
+			f, err = get(ctx, s.client, s.inst, path, "", dst)
+			cnt = cnt.of(&pageFetch{f: f})
+		}
+	}
 	var rl *RateLimitedError
 	switch {
 	case errors.As(err, &rl):
@@ -214,6 +226,33 @@ func (e *engine) endSingleWith(ctx context.Context, sc *scanRow, cnt counters, f
 		}
 	}
 	return nil
+}
+
+// singleStored says whether the object of a single-object scan is stored.
+func (e *engine) singleStored(ctx context.Context, sc *scanRow) (bool, error) {
+	var q string
+	args := []any{sc.RepoID.Int64, sc.Number}
+	switch sc.Kind {
+	case JobSyncRepository:
+		q, args = `SELECT EXISTS (SELECT 1 FROM github_repository WHERE lower(full_name) = lower($1))`, []any{sc.Owner + "/" + sc.Repo}
+	case JobSyncUser:
+		q, args = `SELECT EXISTS (SELECT 1 FROM github_user WHERE lower(login) = lower($1))`, []any{sc.Params.Name}
+	case JobSyncPullRequest:
+		q = `SELECT EXISTS (SELECT 1 FROM github_pull_request WHERE base_repo_id = $1 AND number = $2)`
+	case JobSyncIssue:
+		q = `SELECT EXISTS (SELECT 1 FROM github_issue WHERE repo_id = $1 AND number = $2)`
+	case JobSyncLabel:
+		q, args = `SELECT EXISTS (SELECT 1 FROM github_issue_label WHERE repo_id = $1 AND lower(name) = lower($2))`, []any{sc.RepoID.Int64, sc.Params.Name}
+	case JobSyncMilestone:
+		q = `SELECT EXISTS (SELECT 1 FROM github_milestone WHERE repo_id = $1 AND number = $2)`
+	default:
+		return true, nil
+	}
+	var ok bool
+	if err := e.deps.DB.QueryRowContext(ctx, q, args...).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up the stored %s: %w", sc.target(), err)
+	}
+	return ok, nil
 }
 
 // deleteSingle removes an object GitHub no longer has.

@@ -138,6 +138,7 @@ func TestModelsRoundTrip(t *testing.T) {
 		{"scan_page", &models.ScanPage{Status: "done"}, func() (any, error) { return models.FindScanPage(ctx, tx, id, num) }},
 		{"api_etag", &models.APIEtag{}, func() (any, error) { return models.FindAPIEtag(ctx, tx, "x") }},
 		{"sessions", &models.Session{}, func() (any, error) { return models.FindSession(ctx, tx, "x") }},
+		{"github_tombstone", &models.GithubTombstone{}, func() (any, error) { return models.FindGithubTombstone(ctx, tx, "x", id) }},
 	}
 	var tables int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'`).Scan(&tables); err != nil {

@@ -18,6 +18,7 @@ var TableNames = struct {
 	GithubPullRequestReview           string
 	GithubPullRequestReviewComment    string
 	GithubRepository                  string
+	GithubTombstone                   string
 	GithubUser                        string
 	GithubUserRepositoryAssociation   string
 	Scan                              string
@@ -39,6 +40,7 @@ var TableNames = struct {
 	GithubPullRequestReview:           "github_pull_request_review",
 	GithubPullRequestReviewComment:    "github_pull_request_review_comment",
 	GithubRepository:                  "github_repository",
+	GithubTombstone:                   "github_tombstone",
 	GithubUser:                        "github_user",
 	GithubUserRepositoryAssociation:   "github_user_repository_association",
 	Scan:                              "scan",
