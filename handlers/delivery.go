@@ -165,6 +165,12 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
 	}
 
 	status, after, err := b.store(ctx, d, start, apply)
+	// A deadlock victim or serialization failure is rolled back whole and
+	// succeeds when run again; GitHub would not redeliver a 500 by itself.
+	for attempt := 2; err != nil && isRetryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
+		logger.Warn().Err(err).Int("attempt", attempt).Msg("delivery transaction aborted by the database; retrying")
+		status, after, err = b.store(ctx, d, start, apply)
+	}
 	if err != nil {
 		info.setStatus(StatusFailed)
 		recordFailure(ctx, b.DB, d, start, err)
@@ -202,6 +208,17 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
 func isDataError(err error) bool {
 	var pg *pgconn.PgError
 	return errors.As(err, &pg) && strings.HasPrefix(pg.Code, "22")
+}
+
+// maxStoreAttempts bounds the runs of a delivery's transaction that the
+// database aborted to break a deadlock or a serialization conflict.
+const maxStoreAttempts = 3
+
+// isRetryable is true when PostgreSQL aborted the transaction only because
+// of concurrent ones (class 40: deadlock, serialization failure).
+func isRetryable(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
 }
 
 // duplicate is the status answered for a GUID already stored.

@@ -42,8 +42,16 @@ func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string,
 			return 0, err
 		}
 		id := in.GetID()
-		switch ev.GetAction() {
-		case "created":
+		deleted, err := process.InstallationDeleted(ctx, tx, id)
+		if err != nil {
+			return 0, err
+		}
+		switch action := ev.GetAction(); {
+		case deleted && action != "deleted":
+			// Sent before the uninstall, processed after it: the dead
+			// installation gets no repositories and no backfill.
+			return outcome, nil
+		case action == "created":
 			if err := process.SetInstallationRepositories(ctx, tx, id, ev.Repositories, tx.meta); err != nil {
 				return 0, err
 			}
@@ -55,7 +63,7 @@ func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string,
 			}, h.Scheduler); err != nil {
 				return 0, err
 			}
-		case "new_permissions_accepted":
+		case action == "new_permissions_accepted":
 			// Only some payloads list the repositories; when they do it is
 			// the whole list.
 			if ev.Repositories != nil {
@@ -63,16 +71,16 @@ func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string,
 					return 0, err
 				}
 			}
-		case "deleted":
+		case action == "deleted":
 			if err := process.DeleteInstallation(ctx, tx, id, tx.meta); err != nil {
 				return 0, err
 			}
 			tx.cancelInstallation(id, h.Scheduler)
-		case "suspend":
+		case action == "suspend":
 			if err := process.InstallationSuspendEvent(ctx, tx, in, ev.GetSender().GetLogin(), tx.meta); err != nil {
 				return 0, err
 			}
-		case "unsuspend":
+		case action == "unsuspend":
 			if err := process.InstallationUnsuspendEvent(ctx, tx, in, tx.meta); err != nil {
 				return 0, err
 			}

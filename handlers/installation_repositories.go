@@ -39,6 +39,15 @@ func (h *InstallationRepositories) Handle(ctx context.Context, eventType, delive
 		if !exists {
 			return 0, invalid(d, "installation %d is not stored and the payload does not describe it", id)
 		}
+		deleted, err := process.InstallationDeleted(ctx, tx, id)
+		if err != nil {
+			return 0, err
+		}
+		if deleted {
+			// Sent before the uninstall, processed after it: nothing to
+			// link or backfill.
+			return process.Stale, nil
+		}
 		if err := process.InstallationRepositories(ctx, tx, id, ev.RepositoriesAdded, ev.RepositoriesRemoved, tx.meta); err != nil {
 			return 0, err
 		}

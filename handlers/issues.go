@@ -56,11 +56,10 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 			}
 			return process.Written, process.TransferIssue(ctx, tx, tr)
 		}
-		if ev.Label != nil && ev.Label.ID != nil {
-			if _, err := process.Label(ctx, tx, repoID, ev.Label, tx.meta); err != nil {
-				return 0, err
-			}
-		}
+		// The event's label is not written: it is the label as it was
+		// when the event was sent, and a late delivery would undo a rename
+		// (label.edited is the authority). The labels nested in the object
+		// are inserted when unknown.
 		if ev.Milestone != nil && ev.Milestone.Number != nil {
 			if _, err := process.Milestone(ctx, tx, repoID, ev.Milestone, tx.meta); err != nil {
 				return 0, err

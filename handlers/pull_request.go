@@ -42,7 +42,6 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 	if ev.Repo == nil || ev.Repo.ID == nil || pr == nil || pr.ID == nil || pr.Number == nil {
 		return invalid(d, "pull_request event without repository or pull request")
 	}
-	repoID := ev.Repo.GetID()
 	owner, name := ownerRepo(ev.Repo)
 	installationID := ev.GetInstallation().GetID()
 
@@ -57,6 +56,10 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 			if err != nil {
 				zerolog.Ctx(ctx).Warn().Err(err).Int("github_pr_num", pr.GetNumber()).Msg("inline fetch of pull request files failed; queueing it")
 				queueFiles = true
+			} else if len(files) >= inlineFilesLimit {
+				// changed_files is as of the event: a full page means
+				// there may be more, which only the files scan loads.
+				queueFiles = true
 			}
 		} else {
 			queueFiles = true
@@ -67,11 +70,10 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}
-		if ev.Label != nil && ev.Label.ID != nil {
-			if _, err := process.Label(ctx, tx, repoID, ev.Label, tx.meta); err != nil {
-				return 0, err
-			}
-		}
+		// The event's label is not written: it is the label as it was
+		// when the event was sent, and a late delivery would undo a rename
+		// (label.edited is the authority). The labels nested in the object
+		// are inserted when unknown.
 		outcome, err := process.PullRequest(ctx, tx, pr, tx.meta)
 		if err != nil {
 			return 0, err

@@ -174,6 +174,10 @@ func repositoryFields(r *github.Repository) fields {
 	var orgID, orgLogin any
 	if r.Organization != nil {
 		orgID, orgLogin = p(r.Organization.ID), p(r.Organization.Login)
+	} else if r.GetOwner().GetType() == "Organization" {
+		// Webhooks leave the organization out of the repository; its
+		// owner is the organization.
+		orgID, orgLogin = p(r.Owner.ID), p(r.Owner.Login)
 	}
 	return fields{
 		"id": p(r.ID), "name": p(r.Name), "full_name": p(r.FullName), "owner_id": userIDOf(r.Owner),

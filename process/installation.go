@@ -242,3 +242,16 @@ func InstallationStored(ctx context.Context, exec boil.ContextExecutor, installa
 	}
 	return ok, nil
 }
+
+// InstallationDeleted reports whether an installation is stored as
+// deleted. GitHub never revives an installation id, so a delivery about it
+// processed after its deletion (sent before, arrived late) must not give
+// it repositories or work again.
+func InstallationDeleted(ctx context.Context, exec boil.ContextExecutor, installationID int64) (bool, error) {
+	var deleted bool
+	q := `SELECT EXISTS (SELECT 1 FROM github_installation WHERE id = $1 AND deleted_at IS NOT NULL)`
+	if err := exec.QueryRowContext(ctx, q, installationID).Scan(&deleted); err != nil {
+		return false, fmt.Errorf("look up installation %d: %w", installationID, err)
+	}
+	return deleted, nil
+}

@@ -53,6 +53,10 @@ func repositoryRow(r *github.Repository) (row, error) {
 	}
 	if r.Organization != nil {
 		orgID, orgLogin = i64(r.Organization.ID), str(r.Organization.Login)
+	} else if owner.GetType() == "Organization" {
+		// Webhook payloads carry the organization beside the repository,
+		// not in it: an organization's repository is owned by it.
+		orgID, orgLogin = i64(owner.ID), ownerLogin
 	}
 	return row{
 		key:     idKey(*r.ID),
