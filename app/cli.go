@@ -29,6 +29,12 @@ type Env struct {
 func Main() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// Once the graceful shutdown has begun, a second signal (Ctrl-C
+		// again) gets its default effect and ends the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	return Run(ctx, os.Args[1:], Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv})
 }
 

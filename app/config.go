@@ -193,7 +193,7 @@ func (c *Config) finish(demo bool) error {
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 
-	if err := checkURL("database_url (DATABASE_URL)", c.DatabaseURL, "postgres", "postgresql"); err != nil {
+	if err := checkDatabaseURL(c.DatabaseURL); err != nil {
 		return err
 	}
 	if err := checkURL("redis_url (REDIS_URL)", c.RedisURL, "redis", "rediss"); err != nil {
@@ -277,17 +277,46 @@ func (c *Config) RequireApp() error {
 	return nil
 }
 
+// checkURL checks a URL with a host and one of schemes. Its messages never
+// show a password the URL holds (Redis URLs carry one).
 func checkURL(name, raw string, schemes ...string) error {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%s: %q is not a URL", name, raw)
+	if err != nil {
+		return fmt.Errorf("%s is not a URL: %w", name, unwrapURLError(err))
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%s: %q is not a URL", name, u.Redacted())
 	}
 	for _, s := range schemes {
 		if u.Scheme == s {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s: %q must start with %s://", name, raw, strings.Join(schemes, ":// or "))
+	return fmt.Errorf("%s: %q must start with %s://", name, u.Redacted(), strings.Join(schemes, ":// or "))
+}
+
+// checkDatabaseURL accepts a PostgreSQL URL. Its host may be empty or
+// given as host= in the query, as libpq and pgx allow for a Unix socket.
+func checkDatabaseURL(raw string) error {
+	const name = "database_url (DATABASE_URL)"
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%s is not a URL: %w", name, unwrapURLError(err))
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return fmt.Errorf("%s: %q must start with postgres:// or postgresql://", name, u.Redacted())
+	}
+	return nil
+}
+
+// unwrapURLError drops the URL, and any password in it, from a url.Parse
+// error.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // loadPrivateKey accepts the key as PEM text or as the path of a PEM file,

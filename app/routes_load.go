@@ -31,6 +31,7 @@ func mountLoad(mux *http.ServeMux, svc *Services, deps jobs.Deps, sched *jobs.Sc
 	if err != nil {
 		return err
 	}
+	svc.closers = append(svc.closers, pages.Close)
 	loads, err := load.New(load.Options{
 		DB:        svc.DB,
 		Scheduler: sched,

@@ -27,6 +27,10 @@ type Services struct {
 	// GitHub makes app and installation clients; nil when the app is not
 	// configured (migrate needs no GitHub).
 	GitHub githubapp.ClientCreator
+
+	// closers release what the routes started (the session store's
+	// cleanup); Close runs them before closing the pools they use.
+	closers []func()
 }
 
 // NewLogger builds the process logger from the configuration.
@@ -128,8 +132,12 @@ func NewClientCreator(c Config, opts ...githubapp.ClientOption) (githubapp.Clien
 	return cc, nil
 }
 
-// Close releases the pools.
+// Close stops what the routes started, then releases the pools.
 func (s *Services) Close() error {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
 	return errors.Join(s.DB.Close(), s.Redis.Close())
 }
 

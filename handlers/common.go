@@ -70,3 +70,13 @@ type payloadChanges struct {
 func invalid(d delivery, format string, args ...any) error {
 	return &PayloadError{Event: d.event, DeliveryID: d.id, Err: fmt.Errorf(format, args...)}
 }
+
+// deleteAndBury applies a delete GitHub announced and buries the id, so a
+// late update of the same object delivered after it is stale instead of
+// bringing the row back.
+func deleteAndBury(ctx context.Context, tx *deliveryTx, kind string, id int64, del func() error) error {
+	if err := del(); err != nil {
+		return err
+	}
+	return process.Bury(ctx, tx, kind, id, tx.meta)
+}

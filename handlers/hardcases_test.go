@@ -260,16 +260,19 @@ func TestDeletes(t *testing.T) {
 		table, where string
 		arg          func(body []byte) []any
 		check        func(t *testing.T, h *harness, body []byte)
+		// buried: the created payload delivered again after the delete
+		// (a late, older update) must not bring the row back.
+		buried bool
 	}{
-		{name: "issue", event: "issues", fixture: "issues/opened.payload.json", table: "github_issue", where: "id = $1",
+		{name: "issue", buried: true, event: "issues", fixture: "issues/opened.payload.json", table: "github_issue", where: "id = $1",
 			arg: func(b []byte) []any { return []any{path(t, b, "issue", "id")} }},
-		{name: "issue comment", event: "issue_comment", fixture: "issue_comment/created.payload.json", table: "github_issue_comment", where: "id = $1",
+		{name: "issue comment", buried: true, event: "issue_comment", fixture: "issue_comment/created.payload.json", table: "github_issue_comment", where: "id = $1",
 			arg: func(b []byte) []any { return []any{path(t, b, "comment", "id")} }},
-		{name: "label", event: "label", fixture: "label/created.payload.json", table: "github_issue_label", where: "id = $1",
+		{name: "label", buried: true, event: "label", fixture: "label/created.payload.json", table: "github_issue_label", where: "id = $1",
 			arg: func(b []byte) []any { return []any{path(t, b, "label", "id")} }},
-		{name: "milestone", event: "milestone", fixture: "milestone/created.payload.json", table: "github_milestone", where: "id = $1",
+		{name: "milestone", buried: true, event: "milestone", fixture: "milestone/created.payload.json", table: "github_milestone", where: "id = $1",
 			arg: func(b []byte) []any { return []any{path(t, b, "milestone", "id")} }},
-		{name: "review comment", event: "pull_request_review_comment", fixture: "pull_request_review_comment/created.payload.json", table: "github_pull_request_review_comment", where: "id = $1",
+		{name: "review comment", buried: true, event: "pull_request_review_comment", fixture: "pull_request_review_comment/created.payload.json", table: "github_pull_request_review_comment", where: "id = $1",
 			arg: func(b []byte) []any { return []any{path(t, b, "comment", "id")} }},
 		{name: "repository", event: "repository", fixture: "repository/publicized.payload.json", table: "github_repository", where: "id = $1",
 			arg: func(b []byte) []any { return []any{path(t, b, "repository", "id")} }},
@@ -307,6 +310,16 @@ func TestDeletes(t *testing.T) {
 			}
 			if tc.check != nil {
 				tc.check(t, h, created)
+			}
+			if tc.buried {
+				late := edit(t, created, func(m map[string]any) { m["action"] = "edited" })
+				id, _ := h.mustDeliver(t, tc.event, late, http.StatusOK)
+				if n := count(t, env.DB, tc.table, tc.where, tc.arg(created)...); n != 0 {
+					t.Fatalf("an update delivered after the delete brought back %d rows of %s", n, tc.table)
+				}
+				if d, _ := loadDelivery(t, env.DB, id, late); d.Status != StatusStale {
+					t.Fatalf("late update recorded as %q, want stale", d.Status)
+				}
 			}
 		})
 	}

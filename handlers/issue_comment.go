@@ -40,7 +40,8 @@ func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string,
 			}
 		}
 		if ev.GetAction() == "deleted" {
-			return process.Written, process.DeleteIssueComment(ctx, tx, ev.Comment.GetID())
+			return process.Written, deleteAndBury(ctx, tx, process.KindIssueComment, ev.Comment.GetID(),
+				func() error { return process.DeleteIssueComment(ctx, tx, ev.Comment.GetID()) })
 		}
 		return process.IssueComment(ctx, tx, repoID, ev.Issue.GetNumber(), ev.Comment, tx.meta)
 	})

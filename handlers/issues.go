@@ -40,7 +40,8 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		}
 		switch ev.GetAction() {
 		case "deleted":
-			return process.Written, process.DeleteIssue(ctx, tx, ev.Issue.GetID())
+			return process.Written, deleteAndBury(ctx, tx, process.KindIssue, ev.Issue.GetID(),
+				func() error { return process.DeleteIssue(ctx, tx, ev.Issue.GetID()) })
 		case "transferred":
 			// The issue now lives in another repository under a new id (it
 			// also arrives as "opened" there); its comments went with it.
@@ -54,7 +55,9 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 				}
 				tr.NewRepoID, tr.NewNumber = c.NewRepository.GetID(), c.NewIssue.GetNumber()
 			}
-			return process.Written, process.TransferIssue(ctx, tx, tr)
+			// The old id is gone for good: a late update of it is stale.
+			return process.Written, deleteAndBury(ctx, tx, process.KindIssue, tr.OldIssueID,
+				func() error { return process.TransferIssue(ctx, tx, tr) })
 		}
 		// The event's label is not written: it is the label as it was
 		// when the event was sent, and a late delivery would undo a rename
@@ -73,10 +76,12 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 			// Opened by a transfer (possibly before the old repository's
 			// "transferred" arrives): the comments follow the issue and
 			// the old copy is gone.
-			if err := process.TransferIssue(ctx, tx, process.IssueTransfer{
+			tr := process.IssueTransfer{
 				OldIssueID: c.OldIssue.GetID(), OldRepoID: c.OldRepository.GetID(), OldNumber: c.OldIssue.GetNumber(),
 				NewRepoID: repoID, NewNumber: ev.Issue.GetNumber(),
-			}); err != nil {
+			}
+			if err := deleteAndBury(ctx, tx, process.KindIssue, tr.OldIssueID,
+				func() error { return process.TransferIssue(ctx, tx, tr) }); err != nil {
 				return 0, err
 			}
 		}

@@ -34,7 +34,8 @@ func (h *Label) Handle(ctx context.Context, eventType, deliveryID string, payloa
 		if ev.GetAction() == "deleted" {
 			// By name and by id: a rename not received yet leaves the
 			// label stored under its old name.
-			return process.Written, process.DeletedLabel(ctx, tx, repoID, ev.Label)
+			return process.Written, deleteAndBury(ctx, tx, process.KindLabel, ev.Label.GetID(),
+				func() error { return process.DeletedLabel(ctx, tx, repoID, ev.Label) })
 		}
 		return process.Label(ctx, tx, repoID, ev.Label, tx.meta)
 	})

@@ -31,7 +31,8 @@ func (h *Milestone) Handle(ctx context.Context, eventType, deliveryID string, pa
 			return 0, err
 		}
 		if ev.GetAction() == "deleted" {
-			return process.Written, process.DeleteMilestone(ctx, tx, repoID, ev.Milestone.GetNumber())
+			return process.Written, deleteAndBury(ctx, tx, process.KindMilestone, ev.Milestone.GetID(),
+				func() error { return process.DeleteMilestone(ctx, tx, repoID, ev.Milestone.GetNumber()) })
 		}
 		return process.Milestone(ctx, tx, repoID, ev.Milestone, tx.meta)
 	})

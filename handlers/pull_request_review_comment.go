@@ -34,7 +34,8 @@ func (h *PullRequestReviewComment) Handle(ctx context.Context, eventType, delive
 			return 0, err
 		}
 		if ev.GetAction() == "deleted" {
-			return process.Written, process.DeletePullRequestReviewComment(ctx, tx, ev.Comment.GetID())
+			return process.Written, deleteAndBury(ctx, tx, process.KindReviewComment, ev.Comment.GetID(),
+				func() error { return process.DeletePullRequestReviewComment(ctx, tx, ev.Comment.GetID()) })
 		}
 		outcome, err := process.PullRequestReviewComment(ctx, tx, ev.PullRequest.GetID(), ev.Comment, tx.meta)
 		if err != nil {

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/webhookdb/webhookdb/jobs"
 )
 
 // Authentication outcomes the endpoints answer with their own status.
@@ -169,6 +171,11 @@ func (a *authorizer) asInstallation(ctx context.Context, c *github.Client, t tar
 			if first && len(repos) > 0 {
 				r := repos[0]
 				inst, err := a.resolveRepoInstallation(ctx, r.GetOwner().GetLogin(), r.GetName())
+				if errors.Is(err, jobs.ErrNoInstallation) {
+					// A token of another app (a workflow's GITHUB_TOKEN):
+					// valid, but not of this installation.
+					return "", errForbidden
+				}
 				if err != nil {
 					return "", fmt.Errorf("find the installation of %s: %w", r.GetFullName(), err)
 				}

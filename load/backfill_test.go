@@ -21,22 +21,27 @@ func TestInline(t *testing.T) {
 	tok := h.gh.InstallationToken(h.inst0)
 	pulls, issues, labels := h.numbers(t, "org-0", "repo-0", h.inst0)
 	tests := []struct {
-		path  string
-		code  int
-		table string // a row must exist in it after a 200
+		path string
+		code int
+		// row selects the object's row, which the request must write
+		// (a milestone or label may already be there, nested in an
+		// earlier pull or issue: only a fresh API stamp proves the sync).
+		row  string
+		args []any
 	}{
-		{"/load/repos/org-0/repo-0?inline=true", http.StatusOK, "github_repository"},
-		{fmt.Sprintf("/load/repos/org-0/repo-0/pulls/%d?inline=true", pulls[0]), http.StatusOK, "github_pull_request"},
-		{fmt.Sprintf("/load/repos/org-0/repo-0/issues/%d?inline=true", issues[0]), http.StatusOK, "github_issue"},
-		{"/load/repos/org-0/repo-0/milestones/1?inline=true", http.StatusOK, "github_milestone"},
-		{"/load/repos/org-0/repo-0/labels/" + url.PathEscape(labels[0]) + "?inline=true", http.StatusOK, "github_issue_label"},
-		{"/load/repos/org-0/repo-0/pulls/999?inline=true", http.StatusNotFound, ""},
-		{"/load/repos/org-0/repo-0/issues/999?inline=true", http.StatusNotFound, ""},
-		{"/load/repos/org-0/repo-0/milestones/999?inline=true", http.StatusNotFound, ""},
-		{"/load/repos/org-0/repo-0/labels/no-such-label?inline=true", http.StatusNotFound, ""},
+		{"/load/repos/org-0/repo-0?inline=true", http.StatusOK, `github_repository WHERE full_name = 'org-0/repo-0'`, nil},
+		{fmt.Sprintf("/load/repos/org-0/repo-0/pulls/%d?inline=true", pulls[0]), http.StatusOK, `github_pull_request WHERE number = $2`, []any{pulls[0]}},
+		{fmt.Sprintf("/load/repos/org-0/repo-0/issues/%d?inline=true", issues[0]), http.StatusOK, `github_issue WHERE number = $2`, []any{issues[0]}},
+		{"/load/repos/org-0/repo-0/milestones/1?inline=true", http.StatusOK, `github_milestone WHERE number = 1`, nil},
+		{"/load/repos/org-0/repo-0/labels/" + url.PathEscape(labels[0]) + "?inline=true", http.StatusOK, `github_issue_label WHERE name = $2`, []any{labels[0]}},
+		{"/load/repos/org-0/repo-0/pulls/999?inline=true", http.StatusNotFound, "", nil},
+		{"/load/repos/org-0/repo-0/issues/999?inline=true", http.StatusNotFound, "", nil},
+		{"/load/repos/org-0/repo-0/milestones/999?inline=true", http.StatusNotFound, "", nil},
+		{"/load/repos/org-0/repo-0/labels/no-such-label?inline=true", http.StatusNotFound, "", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
+			start := time.Now().Truncate(time.Microsecond)
 			a := h.post(t, tc.path, tok)
 			if a.code != tc.code {
 				t.Fatalf("got %d %s, want %d", a.code, a.raw, tc.code)
@@ -51,8 +56,10 @@ func TestInline(t *testing.T) {
 					t.Errorf("body %s, want success", a.raw)
 				}
 				var n int
-				if err := env.DB.QueryRow(`SELECT count(*) FROM ` + tc.table).Scan(&n); err != nil || n == 0 {
-					t.Errorf("nothing stored in %s (%v)", tc.table, err)
+				args := append([]any{start}, tc.args...)
+				q := `SELECT count(*) FROM ` + tc.row + ` AND last_replicated_via_api_at >= $1`
+				if err := env.DB.QueryRow(q, args...).Scan(&n); err != nil || n != 1 {
+					t.Errorf("%s: %d rows written by this request, want 1 (%v)", q, n, err)
 				}
 			}
 			if tc.code == http.StatusNotFound && a.body["message"] == nil {

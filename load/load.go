@@ -128,18 +128,23 @@ type endpoint struct {
 
 // endpoints are the load routes, as the design's route table lists them;
 // the table is never modified.
+//
+// ?full=true, wherever a collection is listed (itself or as children),
+// forces a complete listing: after a first complete scan, pulls, issues and
+// comments are read incrementally and nothing is removed, so without it a
+// delete whose webhook was lost would stay in the replica for ever.
 var endpoints = []endpoint{
-	{pattern: "/load/installations/{id}", kind: jobs.CollectionRepositories, installation: true, children: true},
-	{pattern: "/load/repos/{owner}/{repo}", kind: jobs.JobSyncRepository, query: []string{"inline", "children"}},
-	{pattern: "/load/repos/{owner}/{repo}/pulls", kind: jobs.CollectionPullRequests, query: []string{"state", "children"}},
-	{pattern: "/load/repos/{owner}/{repo}/pulls/{number}", kind: jobs.JobSyncPullRequest, query: []string{"inline", "children"}, number: true},
-	{pattern: "/load/repos/{owner}/{repo}/pulls/{number}/files", kind: jobs.CollectionPullRequestFiles, number: true},
-	{pattern: "/load/repos/{owner}/{repo}/issues", kind: jobs.CollectionIssues, query: []string{"state"}},
+	{pattern: "/load/installations/{id}", kind: jobs.CollectionRepositories, query: []string{"full"}, installation: true, children: true},
+	{pattern: "/load/repos/{owner}/{repo}", kind: jobs.JobSyncRepository, query: []string{"inline", "children", "full"}},
+	{pattern: "/load/repos/{owner}/{repo}/pulls", kind: jobs.CollectionPullRequests, query: []string{"state", "children", "full"}},
+	{pattern: "/load/repos/{owner}/{repo}/pulls/{number}", kind: jobs.JobSyncPullRequest, query: []string{"inline", "children", "full"}, number: true},
+	{pattern: "/load/repos/{owner}/{repo}/pulls/{number}/files", kind: jobs.CollectionPullRequestFiles, query: []string{"full"}, number: true},
+	{pattern: "/load/repos/{owner}/{repo}/issues", kind: jobs.CollectionIssues, query: []string{"state", "full"}},
 	{pattern: "/load/repos/{owner}/{repo}/issues/{number}", kind: jobs.JobSyncIssue, query: []string{"inline"}, number: true},
-	{pattern: "/load/repos/{owner}/{repo}/issues/comments", kind: jobs.CollectionIssueComments},
-	{pattern: "/load/repos/{owner}/{repo}/labels", kind: jobs.CollectionLabels},
+	{pattern: "/load/repos/{owner}/{repo}/issues/comments", kind: jobs.CollectionIssueComments, query: []string{"full"}},
+	{pattern: "/load/repos/{owner}/{repo}/labels", kind: jobs.CollectionLabels, query: []string{"full"}},
 	{pattern: "/load/repos/{owner}/{repo}/labels/{name}", kind: jobs.JobSyncLabel, query: []string{"inline"}, name: true},
-	{pattern: "/load/repos/{owner}/{repo}/milestones", kind: jobs.CollectionMilestones},
+	{pattern: "/load/repos/{owner}/{repo}/milestones", kind: jobs.CollectionMilestones, query: []string{"full"}},
 	{pattern: "/load/repos/{owner}/{repo}/milestones/{number}", kind: jobs.JobSyncMilestone, query: []string{"inline"}, number: true},
 }
 
@@ -205,6 +210,7 @@ func parse(ep endpoint, r *http.Request) (request, error) {
 	if q.children {
 		out.scan.Children = true
 	}
+	out.scan.Full = q.full
 	out.inline = q.inline
 	return out, nil
 }
@@ -449,12 +455,16 @@ func (h *Handler) installationExists(ctx context.Context, id int64) (bool, error
 
 // statusBody is what GET /status/{scan_id} answers: the design's fields,
 // for the scan and every scan it started (children), added up.
+// PagesFailed and Incomplete tell a load that lost pages for good: it ends
+// "done", but rows may be missing.
 type statusBody struct {
 	ScanID      int64      `json:"scan_id"`
 	Kind        string     `json:"kind"`
 	Status      string     `json:"status"`
 	PagesTotal  *int       `json:"pages_total"`
 	PagesDone   int        `json:"pages_done"`
+	PagesFailed int        `json:"pages_failed"`
+	Incomplete  bool       `json:"incomplete"`
 	Items       int        `json:"items"`
 	Requests    int        `json:"requests"`
 	NotModified int        `json:"not_modified"`
@@ -484,7 +494,8 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	}
 	body := statusBody{
 		ScanID: st.ID, Kind: st.Kind, Status: st.Status, PagesTotal: st.PagesTotal,
-		PagesDone: st.PagesDone, Items: st.Items, Requests: st.Requests, NotModified: st.NotModified,
+		PagesDone: st.PagesDone, PagesFailed: st.PagesFailed, Incomplete: st.Incomplete,
+		Items: st.Items, Requests: st.Requests, NotModified: st.NotModified,
 		StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Error: st.Error, Scans: 1,
 	}
 	if err := h.addDescendants(ctx, &body); err != nil {
@@ -499,8 +510,8 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 // pull's files...) into its status: the load is done only when they all
 // are, and failed if one failed.
 func (h *Handler) addDescendants(ctx context.Context, b *statusBody) error {
-	var n, queued, running, failed int
-	var pagesTotal, pagesDone, items, requests, notModified int
+	var n, queued, running, failed, incomplete int
+	var pagesTotal, pagesDone, pagesFailed, items, requests, notModified int
 	var lastFinished sql.NullTime
 	var firstErr sql.NullString
 	err := h.opts.DB.QueryRowContext(ctx, `
@@ -513,12 +524,13 @@ func (h *Handler) addDescendants(ctx context.Context, b *statusBody) error {
 		       count(*) FILTER (WHERE s.status = 'queued'),
 		       count(*) FILTER (WHERE s.status = 'running'),
 		       count(*) FILTER (WHERE s.status = 'failed'),
-		       coalesce(sum(s.pages_total), 0), coalesce(sum(s.pages_done), 0),
+		       count(*) FILTER (WHERE s.incomplete),
+		       coalesce(sum(s.pages_total), 0), coalesce(sum(s.pages_done), 0), coalesce(sum(s.pages_failed), 0),
 		       coalesce(sum(s.items), 0), coalesce(sum(s.requests), 0), coalesce(sum(s.not_modified), 0),
 		       max(s.finished_at),
-		       (array_agg(s.error ORDER BY s.id) FILTER (WHERE s.status = 'failed'))[1]
-		FROM tree JOIN scan s ON s.id = tree.id`, b.ScanID).Scan(&n, &queued, &running, &failed,
-		&pagesTotal, &pagesDone, &items, &requests, &notModified, &lastFinished, &firstErr)
+		       (array_agg(s.error ORDER BY s.status <> 'failed', s.id) FILTER (WHERE s.status = 'failed' OR s.incomplete))[1]
+		FROM tree JOIN scan s ON s.id = tree.id`, b.ScanID).Scan(&n, &queued, &running, &failed, &incomplete,
+		&pagesTotal, &pagesDone, &pagesFailed, &items, &requests, &notModified, &lastFinished, &firstErr)
 	if err != nil {
 		return fmt.Errorf("sum the child scans of %d: %w", b.ScanID, err)
 	}
@@ -533,6 +545,10 @@ func (h *Handler) addDescendants(ctx context.Context, b *statusBody) error {
 		b.PagesTotal = &pagesTotal
 	}
 	b.PagesDone += pagesDone
+	b.PagesFailed += pagesFailed
+	if incomplete > 0 {
+		b.Incomplete = true
+	}
 	b.Items += items
 	b.Requests += requests
 	b.NotModified += notModified
@@ -543,9 +559,10 @@ func (h *Handler) addDescendants(ctx context.Context, b *statusBody) error {
 			b.FinishedAt = nil
 		case failed > 0:
 			b.Status = "failed"
-			if b.Error == nil && firstErr.Valid {
-				b.Error = &firstErr.String
-			}
+		}
+		// The first failed (else incomplete) child says what went wrong.
+		if queued+running == 0 && b.Error == nil && firstErr.Valid {
+			b.Error = &firstErr.String
 		}
 		if queued+running == 0 && lastFinished.Valid && (b.FinishedAt == nil || lastFinished.Time.After(*b.FinishedAt)) {
 			b.FinishedAt = &lastFinished.Time

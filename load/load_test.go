@@ -226,6 +226,8 @@ func TestBadInput(t *testing.T) {
 		{"/load/repos/org-0/repo-0/pulls/1/files?inline=true", `"inline"`},
 		{"/load/installations/1?children=true", `"children"`},
 		{"/load/repos/org-0/repo-0/pulls?state=open&state=closed", "state"},
+		{"/load/repos/org-0/repo-0/issues?full=maybe", "full"},
+		{"/load/repos/org-0/repo-0/issues/2?full=true", `"full"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {

@@ -84,6 +84,7 @@ type query struct {
 	state    string
 	children bool
 	inline   bool
+	full     bool
 }
 
 // parseQuery checks q against the parameters the endpoint allows and
@@ -120,15 +121,18 @@ func parseQuery(raw string, allowed []string) (query, error) {
 			default:
 				return out, bad("state %q is not open, closed or all", v)
 			}
-		case "children", "inline":
+		case "children", "inline", "full":
 			b, err := parseBool(k, v)
 			if err != nil {
 				return out, err
 			}
-			if k == "children" {
+			switch k {
+			case "children":
 				out.children = b
-			} else {
+			case "inline":
 				out.inline = b
+			default:
+				out.full = b
 			}
 		}
 	}

@@ -13,6 +13,7 @@ import (
 // the name in place and the associations follow (ON UPDATE CASCADE).
 var labelSpec = &spec{
 	table:     "github_issue_label",
+	tombstone: KindLabel,
 	conflict:  "id",
 	guard:     guardNone,
 	returning: "id::text",
@@ -23,6 +24,7 @@ var labelSpec = &spec{
 // a late payload carrying a label's old name must not undo a rename.
 var nestedLabelSpec = &spec{
 	table:     "github_issue_label",
+	tombstone: KindLabel,
 	guard:     guardNone,
 	returning: "id::text",
 	cols:      labelSpec.cols,
@@ -60,8 +62,12 @@ func Label(ctx context.Context, exec boil.ContextExecutor, repoID int64, l *gith
 	if err != nil {
 		return 0, err
 	}
-	if _, _, err := writeLabels(ctx, exec, repoID, []row{r}, m); err != nil {
+	written, _, err := writeLabels(ctx, exec, repoID, []row{r}, m)
+	if err != nil {
 		return 0, fmt.Errorf("upsert label %d (%q) of repo %d: %w", *l.ID, *l.Name, repoID, err)
+	}
+	if written == 0 {
+		return Stale, nil // deleted on GitHub
 	}
 	return Written, nil
 }
@@ -87,8 +93,14 @@ func Labels(ctx context.Context, exec boil.ContextExecutor, repoID int64, labels
 }
 
 func writeLabels(ctx context.Context, exec boil.ContextExecutor, repoID int64, rows []row, m Meta) (written, stale int, err error) {
+	// A deleted label arriving late must neither come back nor push out a
+	// label created since under its name.
+	all := distinct(rows)
+	if rows, err = withoutBuried(ctx, exec, labelSpec, rows); err != nil {
+		return 0, 0, err
+	}
 	if len(rows) == 0 {
-		return 0, 0, nil
+		return 0, all, nil
 	}
 	// A stored label with the same name and another id was deleted on GitHub
 	// (names are unique per repository): drop it, or the insert would
@@ -108,7 +120,7 @@ func writeLabels(ctx context.Context, exec boil.ContextExecutor, repoID int64, r
 	if err != nil {
 		return 0, 0, err
 	}
-	return len(w), distinct(rows) - len(w), nil
+	return len(w), all - len(w), nil
 }
 
 // nestedLabels inserts the labels of issues or pull requests that are not

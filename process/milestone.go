@@ -11,6 +11,7 @@ import (
 
 var milestoneSpec = &spec{
 	table:     "github_milestone",
+	tombstone: KindMilestone,
 	conflict:  "repo_id, number",
 	guard:     guardUpdatedAt,
 	returning: "number::text",

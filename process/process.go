@@ -35,9 +35,10 @@
 //     repository) fail with ErrMissingParent, naming the parent. In a
 //     transaction that error aborts it: write the payload's repository
 //     (and, for files/reviews, the pull request) first.
-//   - Deletes remove rows (DeleteInstallation marks deleted_at); a late
-//     update delivered after a delete recreates the row, as there are no
-//     tombstones.
+//   - Deletes remove rows (DeleteInstallation marks deleted_at). A delete
+//     GitHub announced is also buried (Bury): a late update of the same
+//     issue, comment, label, milestone or review comment is then Stale
+//     instead of bringing the row back.
 package process
 
 import (

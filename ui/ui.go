@@ -139,6 +139,14 @@ func New(o Options) (*UI, error) {
 		params = append(params, ghoauth2.WithRedirectURL(strings.TrimRight(o.PublicURL, "/")+AuthRoute))
 	}
 	u.auth = ghoauth2.NewHandler(cfg, params...)
+	if o.GitHub.OAuth.ClientID == "" {
+		// GitHub answers an authorize request without client_id with a 404
+		// page: say what is missing instead.
+		o.Logger.Warn().Msg("github.oauth.client_id is not configured: the UI login is off")
+		u.auth = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "login with GitHub is not configured on this server (github.oauth.client_id and github.oauth.client_secret)", http.StatusServiceUnavailable)
+		})
+	}
 	return u, nil
 }
 
@@ -225,12 +233,16 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <h1>webhookdb</h1>
 {{if .Login}}<p>Logged in as <strong>{{.Login}}</strong>.</p>
 <meta name="csrf-token" content="{{.CSRF}}">
-{{else}}<p>Not logged in. <a href="{{.AuthRoute}}">Log in with GitHub</a>.</p>
+{{else if .AuthRoute}}<p>Not logged in. <a href="{{.AuthRoute}}">Log in with GitHub</a>.</p>
+{{else}}<p>Not logged in. Login with GitHub is not configured on this server.</p>
 {{end}}</body></html>
 `))
 
 func (u *UI) home(w http.ResponseWriter, r *http.Request) {
-	data := struct{ Login, CSRF, AuthRoute string }{AuthRoute: AuthRoute}
+	data := struct{ Login, CSRF, AuthRoute string }{}
+	if u.opts.GitHub.OAuth.ClientID != "" {
+		data.AuthRoute = AuthRoute
+	}
 	if login, _, ok := u.User(r); ok {
 		data.Login = login
 		data.CSRF = u.CSRFToken(r)

@@ -33,6 +33,8 @@ func newSite(t *testing.T) *site {
 	var cfg githubapp.Config
 	cfg.WebURL = "http://127.0.0.1:1"
 	cfg.V3APIURL = "http://127.0.0.1:1/api/v3/"
+	cfg.OAuth.ClientID = "Iv1.test"
+	cfg.OAuth.ClientSecret = "secret"
 	u, err := New(Options{DB: env.DB, GitHub: cfg, PublicURL: "http://example.test",
 		SessionKey: strings.Repeat("s", 32), Logger: zerolog.Nop(), CleanupInterval: -1})
 	if err != nil {
