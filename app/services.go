@@ -124,7 +124,12 @@ func NewServices(c Config, logger zerolog.Logger) (*Services, error) {
 // knowledge of a spent rate limit are shared by every job and request of
 // the process instead of being minted per use.
 func NewClientCreator(c Config, opts ...githubapp.ClientOption) (githubapp.ClientCreator, error) {
-	opts = append([]githubapp.ClientOption{githubapp.WithClientUserAgent("webhookdb")}, opts...)
+	// A hung GitHub answer must not hold a worker or an inline load for
+	// ever; a minute is far beyond any normal API call.
+	opts = append([]githubapp.ClientOption{
+		githubapp.WithClientUserAgent("webhookdb"),
+		githubapp.WithClientTimeout(time.Minute),
+	}, opts...)
 	cc, err := githubapp.NewDefaultCachingClientCreator(c.GitHub, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub client creator: %w", err)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -281,17 +282,55 @@ func (e *engine) acquire(ctx context.Context, inst int64) (release func(), ok bo
 	if got == 0 {
 		return nil, false, nil
 	}
+	// The lease expires by itself so that a killed worker's slots come
+	// back; a job that runs longer than the TTL (a slow GitHub) renews it
+	// until it releases, so the cap holds however long a call takes.
+	stop := make(chan struct{})
+	go e.renewLease(inst, token, stop)
+	var once sync.Once
 	release = func() {
-		// Released on a fresh context: the job's may be over.
-		c, err := e.deps.Redis.GetContext(context.Background())
-		if err != nil {
-			e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("release lease: redis")
-			return
-		}
-		defer c.Close()
-		if _, err := c.Do("ZREM", e.leaseKey(inst), token); err != nil {
-			e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("release lease")
-		}
+		once.Do(func() {
+			close(stop)
+			// Released on a fresh context: the job's may be over.
+			c, err := e.deps.Redis.GetContext(context.Background())
+			if err != nil {
+				e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("release lease: redis")
+				return
+			}
+			defer c.Close()
+			if _, err := c.Do("ZREM", e.leaseKey(inst), token); err != nil {
+				e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("release lease")
+			}
+		})
 	}
 	return release, true, nil
+}
+
+// renewLease pushes the lease's expiry forward every third of its TTL
+// until stop is closed.
+func (e *engine) renewLease(inst int64, token string, stop <-chan struct{}) {
+	ttl := e.deps.LeaseTTL
+	tick := time.NewTicker(ttl / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		c, err := e.deps.Redis.GetContext(context.Background())
+		if err != nil {
+			e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("renew lease: redis")
+			continue
+		}
+		expiry := time.Now().Add(ttl)
+		_, err = c.Do("ZADD", e.leaseKey(inst), "XX", expiry.UnixMilli(), token)
+		if err == nil {
+			_, err = c.Do("PEXPIRE", e.leaseKey(inst), ttl.Milliseconds())
+		}
+		c.Close()
+		if err != nil {
+			e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("renew lease")
+		}
+	}
 }
