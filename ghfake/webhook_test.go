@@ -12,9 +12,12 @@ import (
 	"github.com/google/go-github/v60/github"
 
 	"github.com/webhookdb/webhookdb/ghfake"
+	"github.com/webhookdb/webhookdb/internal/testutil"
 )
 
-const examples = "../../shared/github-payloads"
+// examples holds real GitHub webhook payloads: shared/github-payloads
+// beside the repository, or WEBHOOKDB_PAYLOADS.
+var examples = testutil.PayloadsDir()
 
 func keys(m map[string]json.RawMessage) []string {
 	out := make([]string, 0, len(m))

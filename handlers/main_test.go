@@ -36,7 +36,7 @@ func TestMain(m *testing.M) { os.Exit(testutil.Main(m, &env)) }
 const testSecret = "it's a secret to everybody"
 
 // payloadsDir holds real GitHub webhook payloads.
-const payloadsDir = "/work/shared/github-payloads"
+var payloadsDir = testutil.PayloadsDir()
 
 // recordingScheduler is the job queue as the handlers see it: it records
 // what they queue so tests can assert it. Jobs are a colleague's package;

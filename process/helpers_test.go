@@ -21,14 +21,8 @@ var env testutil.Env
 
 func TestMain(m *testing.M) { os.Exit(testutil.Main(m, &env)) }
 
-// payloadDir holds real GitHub webhook payloads; WEBHOOKDB_PAYLOADS
-// overrides it.
-func payloadDir() string {
-	if d := os.Getenv("WEBHOOKDB_PAYLOADS"); d != "" {
-		return d
-	}
-	return "/work/shared/github-payloads"
-}
+// payloadDir holds real GitHub webhook payloads (see testutil.PayloadsDir).
+func payloadDir() string { return testutil.PayloadsDir() }
 
 // payload parses the payload of event in file (relative to payloadDir).
 func payload(t testing.TB, event, file string) any {
