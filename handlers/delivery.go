@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -169,6 +170,11 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
 	// succeeds when run again; GitHub would not redeliver a 500 by itself.
 	for attempt := 2; err != nil && isRetryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
 		logger.Warn().Err(err).Int("attempt", attempt).Msg("delivery transaction aborted by the database; retrying")
+		// Back off a little, with jitter, so the transaction that won the
+		// deadlock takes the rows first instead of meeting us again.
+		if !waitRetry(ctx, attempt) {
+			break
+		}
 		status, after, err = b.store(ctx, d, start, apply)
 	}
 	if err != nil {
@@ -213,6 +219,20 @@ func isDataError(err error) bool {
 // maxStoreAttempts bounds the runs of a delivery's transaction that the
 // database aborted to break a deadlock or a serialization conflict.
 const maxStoreAttempts = 3
+
+// waitRetry waits before run attempt of a delivery: about 100 ms per
+// earlier attempt, with jitter. It is false when ctx ends first.
+func waitRetry(ctx context.Context, attempt int) bool {
+	d := time.Duration(attempt-1)*100*time.Millisecond + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 // isRetryable is true when PostgreSQL aborted the transaction only because
 // of concurrent ones (class 40: deadlock, serialization failure).

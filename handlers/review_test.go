@@ -133,7 +133,9 @@ func TestDeadlockVictimIsRetried(t *testing.T) {
 	}
 	res := <-done
 	if res.code != http.StatusOK {
-		t.Fatalf("delivery that lost a deadlock answered %d %s, want 200 after a retry", res.code, res.body)
+		var recorded sql.NullString
+		_ = env.DB.QueryRow(`SELECT error FROM webhook_delivery WHERE delivery_id = 'deadlock-victim'`).Scan(&recorded)
+		t.Fatalf("delivery that lost a deadlock answered %d %s (recorded error %q), want 200 after a retry", res.code, res.body, recorded.String)
 	}
 	if d, ok := loadDelivery(t, env.DB, "deadlock-victim", body); !ok || d.Status != StatusProcessed {
 		t.Fatalf("delivery recorded as %+v", d)
