@@ -80,3 +80,17 @@ func deleteAndBury(ctx context.Context, tx *deliveryTx, kind string, id int64, d
 	}
 	return process.Bury(ctx, tx, kind, id, tx.meta)
 }
+
+// decode parses a payload into its event type and describes its delivery;
+// a payload that does not parse is a PayloadError (400).
+func decode[T any](eventType, deliveryID string, payload []byte) (*T, delivery, error) {
+	var ev T
+	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
+		return nil, delivery{}, err
+	}
+	d, err := newDelivery(eventType, deliveryID, payload)
+	if err != nil {
+		return nil, delivery{}, err
+	}
+	return &ev, d, nil
+}

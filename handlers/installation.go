@@ -16,11 +16,7 @@ type Installation struct{ Base }
 func (h *Installation) Handles() []string { return []string{"installation"} }
 
 func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.InstallationEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.InstallationEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,7 @@ type InstallationRepositories struct{ Base }
 func (h *InstallationRepositories) Handles() []string { return []string{"installation_repositories"} }
 
 func (h *InstallationRepositories) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.InstallationRepositoriesEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.InstallationRepositoriesEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

@@ -16,11 +16,7 @@ type IssueComment struct{ Base }
 func (h *IssueComment) Handles() []string { return []string{"issue_comment"} }
 
 func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.IssueCommentEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.IssueCommentEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

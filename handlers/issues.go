@@ -22,11 +22,7 @@ type issuesPayload struct {
 }
 
 func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev issuesPayload
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[issuesPayload](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

@@ -15,11 +15,7 @@ type Label struct{ Base }
 func (h *Label) Handles() []string { return []string{"label"} }
 
 func (h *Label) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.LabelEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.LabelEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

@@ -50,11 +50,7 @@ func (p *memberPayload) newLevel() string {
 }
 
 func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev memberPayload
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[memberPayload](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

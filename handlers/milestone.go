@@ -14,11 +14,7 @@ type Milestone struct{ Base }
 func (h *Milestone) Handles() []string { return []string{"milestone"} }
 
 func (h *Milestone) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.MilestoneEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.MilestoneEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

@@ -30,11 +30,7 @@ func (h *PullRequest) Handles() []string { return []string{"pull_request"} }
 var refreshesFiles = map[string]bool{"opened": true, "reopened": true, "synchronize": true, "edited": true}
 
 func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.PullRequestEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.PullRequestEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

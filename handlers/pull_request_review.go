@@ -14,11 +14,7 @@ type PullRequestReview struct{ Base }
 func (h *PullRequestReview) Handles() []string { return []string{"pull_request_review"} }
 
 func (h *PullRequestReview) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.PullRequestReviewEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.PullRequestReviewEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

@@ -15,11 +15,7 @@ type PullRequestReviewComment struct{ Base }
 func (h *PullRequestReviewComment) Handles() []string { return []string{"pull_request_review_comment"} }
 
 func (h *PullRequestReviewComment) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.PullRequestReviewCommentEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.PullRequestReviewCommentEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}

@@ -15,11 +15,7 @@ type Repository struct{ Base }
 func (h *Repository) Handles() []string { return []string{"repository"} }
 
 func (h *Repository) Handle(ctx context.Context, eventType, deliveryID string, payload []byte) error {
-	var ev github.RepositoryEvent
-	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
-		return err
-	}
-	d, err := newDelivery(eventType, deliveryID, payload)
+	ev, d, err := decode[github.RepositoryEvent](eventType, deliveryID, payload)
 	if err != nil {
 		return err
 	}
