@@ -500,3 +500,30 @@ func TestGhfakeTransferIssue(t *testing.T) {
 		})
 	}
 }
+
+// TestRedeliveryMakesNoGitHubCalls: the inline file fetch of a pull request
+// delivery is not repeated when the same GUID is delivered again, since the
+// redelivery changes nothing.
+func TestRedeliveryMakesNoGitHubCalls(t *testing.T) {
+	env.Truncate(t)
+	srv, _ := fakeGitHub(t)
+	ctx := context.Background()
+	org := srv.World().Organizations()[0]
+	repo := srv.World().Repositories(org)[0].GetName()
+	_, d, err := srv.InstallApp(ctx, org, nil)
+	mustOK(t, "install", d, err)
+	srv.ResetStats()
+	_, d, err = srv.OpenPullRequest(ctx, org, repo, ghfake.NewPull{Title: "inline files", Files: 4})
+	mustOK(t, "open", d, err)
+	if n := srv.Stats().Total.Requests; n == 0 {
+		t.Fatal("the first delivery fetched no files inline; the test proves nothing")
+	}
+	srv.ResetStats()
+	again, err := srv.Redeliver(ctx, d.ID)
+	if err != nil || again.StatusCode != http.StatusOK {
+		t.Fatalf("redelivery: %v %d %s", err, again.StatusCode, again.ResponseBody)
+	}
+	if n := srv.Stats().Total.Requests; n != 0 {
+		t.Fatalf("the redelivery of a processed GUID made %d GitHub requests, want 0", n)
+	}
+}

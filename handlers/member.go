@@ -59,7 +59,7 @@ func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, paylo
 	}
 	repoID, userID := ev.Repo.GetID(), ev.Member.GetID()
 	level, levelMeta := ev.newLevel(), process.Meta{}
-	if ev.GetAction() != "removed" && level == "" {
+	if ev.GetAction() != "removed" && level == "" && !h.alreadyStored(ctx, d) {
 		// Ask GitHub, before the transaction opens; without an answer the
 		// association is still recorded, its level left as it was.
 		owner, name := ownerRepo(ev.Repo)

@@ -46,7 +46,7 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 	var files []*github.CommitFile
 	var filesMeta process.Meta
 	queueFiles := false
-	if refreshesFiles[ev.GetAction()] {
+	if refreshesFiles[ev.GetAction()] && !h.alreadyStored(ctx, d) {
 		if pr.GetChangedFiles() < inlineFilesLimit {
 			files, filesMeta, err = h.fetchFiles(ctx, installationID, owner, name, pr.GetNumber())
 			if err != nil {
