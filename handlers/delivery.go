@@ -49,7 +49,9 @@ type Scheduler interface {
 	// ScanInTx records a scan in the delivery's transaction (so a commit
 	// never loses its follow-up work) and returns what queues it now.
 	ScanInTx(ctx context.Context, tx *sql.Tx, req jobs.ScanRequest) (scanID int64, joined bool, enqueue func() error, err error)
-	CancelInstallation(ctx context.Context, installationID int64) error
+	// CancelInstallationInTx ends an installation's queued and running
+	// scans in the delivery's transaction.
+	CancelInstallationInTx(ctx context.Context, tx *sql.Tx, installationID int64) error
 }
 
 // Base is embedded in every event handler: what a handler needs to store
@@ -115,17 +117,16 @@ func (t *deliveryTx) scan(ctx context.Context, req jobs.ScanRequest, s Scheduler
 	return nil
 }
 
-// cancelInstallation stops the queued work of an installation after the commit.
-func (t *deliveryTx) cancelInstallation(id int64, s Scheduler) {
-	t.after = append(t.after, func(ctx context.Context) error {
-		if s == nil {
-			return fmt.Errorf("cancel work of installation %d: no scheduler", id)
-		}
-		if err := s.CancelInstallation(ctx, id); err != nil {
-			return fmt.Errorf("cancel work of installation %d: %w", id, err)
-		}
-		return nil
-	})
+// cancelInstallation ends the queued work of an installation in the
+// delivery's transaction, so an uninstall never commits without it.
+func (t *deliveryTx) cancelInstallation(ctx context.Context, id int64, s Scheduler) error {
+	if s == nil {
+		return fmt.Errorf("cancel work of installation %d: no scheduler", id)
+	}
+	if err := s.CancelInstallationInTx(ctx, t.Tx, id); err != nil {
+		return fmt.Errorf("cancel work of installation %d: %w", id, err)
+	}
+	return nil
 }
 
 // effect writes what a delivery means, inside its transaction, and reports

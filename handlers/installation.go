@@ -68,10 +68,13 @@ func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string,
 				}
 			}
 		case action == "deleted":
+			// Before the links go: the cancel also finds scans by them.
+			if err := tx.cancelInstallation(ctx, id, h.Scheduler); err != nil {
+				return 0, err
+			}
 			if err := process.DeleteInstallation(ctx, tx, id, tx.meta); err != nil {
 				return 0, err
 			}
-			tx.cancelInstallation(id, h.Scheduler)
 		case action == "suspend":
 			if err := process.InstallationSuspendEvent(ctx, tx, in, ev.GetSender().GetLogin(), tx.meta); err != nil {
 				return 0, err

@@ -58,7 +58,7 @@ func (s *recordingScheduler) ScanInTx(ctx context.Context, tx *sql.Tx, req jobs.
 	return int64(len(s.scans)), false, func() error { return err }, nil
 }
 
-func (s *recordingScheduler) CancelInstallation(ctx context.Context, id int64) error {
+func (s *recordingScheduler) CancelInstallationInTx(ctx context.Context, tx *sql.Tx, id int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cancels = append(s.cancels, id)

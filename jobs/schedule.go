@@ -111,7 +111,18 @@ func (s *Scheduler) Scan(ctx context.Context, req ScanRequest) (scanID int64, jo
 // CancelInstallation stops the queued work of a deleted installation: its
 // queued and running scans end as failed and their jobs do nothing.
 func (s *Scheduler) CancelInstallation(ctx context.Context, installationID int64) error {
-	_, err := s.e.deps.DB.ExecContext(ctx, `
+	return s.cancelInstallation(ctx, s.e.deps.DB, installationID)
+}
+
+// CancelInstallationInTx is CancelInstallation inside the caller's
+// transaction, so the uninstall and the end of its work commit together.
+// Call it before the installation's repository links are removed.
+func (s *Scheduler) CancelInstallationInTx(ctx context.Context, tx *sql.Tx, installationID int64) error {
+	return s.cancelInstallation(ctx, tx, installationID)
+}
+
+func (s *Scheduler) cancelInstallation(ctx context.Context, exec queryer, installationID int64) error {
+	_, err := exec.ExecContext(ctx, `
 		UPDATE scan SET status = 'failed', incomplete = true, finished_at = now(),
 			error = 'installation deleted'
 		WHERE status IN ('queued', 'running')
