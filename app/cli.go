@@ -27,13 +27,26 @@ type Env struct {
 // Main runs the command line of the webhookdb binary and returns its exit
 // code. SIGINT and SIGTERM start a graceful shutdown.
 func Main() int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	// The signals are caught on a buffered channel from the start, so a
+	// second one is never lost however soon it follows the first.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	go func() {
-		// Once the graceful shutdown has begun, a second signal (Ctrl-C
-		// again) gets its default effect and ends the process at once.
-		<-ctx.Done()
-		stop()
+		if _, ok := <-sigs; !ok {
+			return
+		}
+		cancel() // graceful: stop accepting, finish in-flight work
+		// A second signal (Ctrl-C again) stops the process at once.
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "webhookdb: second %s: stopping now\n", sig)
+		code := 130
+		if sig == syscall.SIGTERM {
+			code = 143
+		}
+		os.Exit(code)
 	}()
 	return Run(ctx, os.Args[1:], Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv})
 }
