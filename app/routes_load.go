@@ -3,8 +3,6 @@ package app
 import (
 	"net/http"
 
-	"github.com/palantir/go-githubapp/githubapp"
-
 	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/load"
 	"github.com/webhookdb/webhookdb/ui"
@@ -13,14 +11,6 @@ import (
 // mountLoad mounts the load endpoints, GET /status/{scan_id}, the OAuth
 // login and the home page.
 func mountLoad(mux *http.ServeMux, svc *Services, deps jobs.Deps, sched *jobs.Scheduler) error {
-	// The inline syncer gets clients of its own that pass GitHub's
-	// rate-limit headers back to the load request.
-	inlineDeps := deps
-	var err error
-	inlineDeps.GitHub, err = NewClientCreator(svc.Config, githubapp.WithClientMiddleware(load.RecordRateLimit))
-	if err != nil {
-		return err
-	}
 	pages, err := ui.New(ui.Options{
 		DB:         svc.DB,
 		GitHub:     svc.Config.GitHub,
@@ -35,7 +25,7 @@ func mountLoad(mux *http.ServeMux, svc *Services, deps jobs.Deps, sched *jobs.Sc
 	loads, err := load.New(load.Options{
 		DB:        svc.DB,
 		Scheduler: sched,
-		Inline:    jobs.NewSyncer(inlineDeps),
+		Inline:    jobs.NewSyncer(deps),
 		Sessions:  pages,
 		V3APIURL:  svc.Config.GitHub.V3APIURL,
 		Apps:      svc.GitHub,

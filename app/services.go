@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
+
+	"github.com/webhookdb/webhookdb/load"
 )
 
 // Services are the long-lived connections and registries of one process.
@@ -121,14 +123,17 @@ func NewServices(c Config, logger zerolog.Logger) (*Services, error) {
 
 // NewClientCreator builds the GitHub client creator of the app. It caches
 // one client per installation, so a token (ghinstallation) and go-github's
-// knowledge of a spent rate limit are shared by every job and request of
-// the process instead of being minted per use.
+// knowledge of a spent rate limit are shared by every job, webhook and
+// load request of the process instead of being minted per use.
 func NewClientCreator(c Config, opts ...githubapp.ClientOption) (githubapp.ClientCreator, error) {
-	// A hung GitHub answer must not hold a worker or an inline load for
-	// ever; a minute is far beyond any normal API call.
 	opts = append([]githubapp.ClientOption{
 		githubapp.WithClientUserAgent("webhookdb"),
+		// A hung GitHub answer must not hold a worker or an inline load
+		// for ever; a minute is far beyond any normal API call.
 		githubapp.WithClientTimeout(time.Minute),
+		// Hands GitHub's rate-limit headers to the inline load request
+		// that made the call; a no-op for every other caller.
+		githubapp.WithClientMiddleware(load.RecordRateLimit),
 	}, opts...)
 	cc, err := githubapp.NewDefaultCachingClientCreator(c.GitHub, opts...)
 	if err != nil {
