@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/webhookdb/webhookdb/internal/httpjson"
 	"github.com/webhookdb/webhookdb/migrations"
 )
 
@@ -143,12 +143,6 @@ func serve(ctx context.Context, svc *Services, ln net.Listener, worker bool) err
 	return runErr
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
-}
-
 // instrument counts and times every request by route pattern, and turns a
 // panic in a handler into a logged 500 instead of a dropped connection.
 func instrument(reg prometheus.Registerer, log zerolog.Logger, next http.Handler) http.Handler {
@@ -172,7 +166,7 @@ func instrument(reg prometheus.Registerer, log zerolog.Logger, next http.Handler
 				}
 				log.Error().Interface("panic", p).Str("path", r.URL.Path).Msg("handler panicked")
 				if !rec.wrote {
-					writeJSON(rec, http.StatusInternalServerError, map[string]string{"message": "internal error"})
+					httpjson.Write(rec, http.StatusInternalServerError, map[string]string{"message": "internal error"})
 				}
 			}
 			route := r.Pattern

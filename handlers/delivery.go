@@ -15,6 +15,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/webhookdb/webhookdb/internal/httpjson"
 	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/process"
 )
@@ -204,7 +205,7 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
 		cancel()
 	}
 	githubapp.SetResponder(ctx, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"message": status})
+		httpjson.Write(w, http.StatusOK, map[string]string{"message": status})
 	})
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/palantir/go-githubapp/githubapp"
 
+	"github.com/webhookdb/webhookdb/internal/httpjson"
 	"github.com/webhookdb/webhookdb/process"
 )
 
@@ -24,7 +25,7 @@ func (h *Ping) Handle(ctx context.Context, eventType, deliveryID string, payload
 		return err
 	}
 	githubapp.SetResponder(ctx, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"message": "pong"})
+		httpjson.Write(w, http.StatusOK, map[string]string{"message": "pong"})
 	})
 	return nil
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/webhookdb/webhookdb/internal/httpjson"
 )
 
 // DefaultMaxBodyBytes is the largest webhook body accepted (GitHub caps
@@ -185,7 +187,7 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if h.secret == "" {
 		info.setStatus(statusUnauthorized)
-		writeJSON(rec, http.StatusUnauthorized, map[string]string{"message": "webhook secret not configured"})
+		httpjson.Write(rec, http.StatusUnauthorized, map[string]string{"message": "webhook secret not configured"})
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(rec, r.Body, h.maxBody))
@@ -193,18 +195,18 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			info.setStatus(statusTooLarge)
-			writeJSON(rec, http.StatusRequestEntityTooLarge, map[string]string{"message": "payload too large"})
+			httpjson.Write(rec, http.StatusRequestEntityTooLarge, map[string]string{"message": "payload too large"})
 			return
 		}
 		info.setStatus(statusInvalid)
-		writeJSON(rec, http.StatusBadRequest, map[string]string{"message": "could not read body"})
+		httpjson.Write(rec, http.StatusBadRequest, map[string]string{"message": "could not read body"})
 		return
 	}
 	// Only the SHA-256 signature counts; go-github would otherwise fall
 	// back to the SHA-1 header.
 	if r.Header.Get(github.SHA256SignatureHeader) == "" {
 		info.setStatus(statusUnauthorized)
-		writeJSON(rec, http.StatusUnauthorized, map[string]string{"message": "missing " + github.SHA256SignatureHeader})
+		httpjson.Write(rec, http.StatusUnauthorized, map[string]string{"message": "missing " + github.SHA256SignatureHeader})
 		return
 	}
 	r.Header.Del(github.SHA1SignatureHeader)
@@ -228,13 +230,13 @@ func (h *webhookHandler) onError(w http.ResponseWriter, r *http.Request, err err
 		if sigErr := github.ValidateSignature(r.Header.Get(github.SHA256SignatureHeader), info.body, []byte(h.secret)); sigErr != nil {
 			info.setStatus(statusUnauthorized)
 			logger.Warn().Err(sigErr).Msg("webhook signature rejected")
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"message": "bad signature"})
+			httpjson.Write(w, http.StatusUnauthorized, map[string]string{"message": "bad signature"})
 			return
 		}
 		info.verified = true
 		info.setStatus(statusInvalid)
 		logger.Warn().Err(ve.Cause).Msg("invalid webhook request")
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "invalid webhook request: " + ve.Cause.Error()})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"message": "invalid webhook request: " + ve.Cause.Error()})
 		return
 	}
 	info.verified = true
@@ -250,11 +252,11 @@ func (h *webhookHandler) onError(w http.ResponseWriter, r *http.Request, err err
 			recordFailure(r.Context(), h.db, d, time.Now(), err)
 		}
 		info.setStatus(statusInvalid)
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": pe.Error()})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"message": pe.Error()})
 		return
 	}
 	info.setStatus(StatusFailed)
-	writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "could not store delivery"})
+	httpjson.Write(w, http.StatusInternalServerError, map[string]string{"message": "could not store delivery"})
 }
 
 // onResponse answers a delivery the dispatcher accepted: the handler's own
@@ -267,7 +269,7 @@ func (h *webhookHandler) onResponse(w http.ResponseWriter, r *http.Request, even
 			res(w, r)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"message": StatusProcessed})
+		httpjson.Write(w, http.StatusOK, map[string]string{"message": StatusProcessed})
 		return
 	}
 	// The dispatcher has checked the signature; take the JSON payload out
@@ -277,7 +279,7 @@ func (h *webhookHandler) onResponse(w http.ResponseWriter, r *http.Request, even
 	payload, err := github.ValidatePayload(again, []byte(h.secret))
 	if err != nil {
 		info.setStatus(statusInvalid)
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": "invalid webhook request"})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"message": "invalid webhook request"})
 		return
 	}
 	d, err := newDelivery(event, r.Header.Get("X-GitHub-Delivery"), payload)
@@ -286,7 +288,7 @@ func (h *webhookHandler) onResponse(w http.ResponseWriter, r *http.Request, even
 			err = errors.New("missing X-GitHub-Delivery header")
 		}
 		info.setStatus(statusInvalid)
-		writeJSON(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"message": err.Error()})
 		return
 	}
 	info.setDelivery(d)
@@ -294,23 +296,17 @@ func (h *webhookHandler) onResponse(w http.ResponseWriter, r *http.Request, even
 	if err != nil {
 		zerolog.Ctx(r.Context()).Error().Err(err).Msg("record ignored delivery")
 		info.setStatus(StatusFailed)
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "could not record delivery"})
+		httpjson.Write(w, http.StatusInternalServerError, map[string]string{"message": "could not record delivery"})
 		return
 	}
 	if !inserted {
 		// A redelivery of a GUID already stored, like any other.
 		info.setStatus(statusDuplicate)
-		writeJSON(w, http.StatusOK, map[string]string{"message": duplicate})
+		httpjson.Write(w, http.StatusOK, map[string]string{"message": duplicate})
 		return
 	}
 	info.setStatus(StatusIgnored)
-	writeJSON(w, http.StatusAccepted, map[string]string{"message": "ignored: no handler for " + event})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
+	httpjson.Write(w, http.StatusAccepted, map[string]string{"message": "ignored: no handler for " + event})
 }
 
 type codeRecorder struct {

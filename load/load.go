@@ -10,7 +10,6 @@ package load
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -23,6 +22,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/webhookdb/webhookdb/internal/httpjson"
 	"github.com/webhookdb/webhookdb/jobs"
 )
 
@@ -222,7 +222,7 @@ func (h *Handler) loadHandler(ep endpoint) http.Handler {
 		req, err := parse(ep, r)
 		if err != nil {
 			log.Info().Err(err).Msg("load refused: bad input")
-			writeMessage(w, http.StatusBadRequest, err.Error())
+			httpjson.Message(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		var rate rateHeaders
@@ -243,7 +243,7 @@ func (h *Handler) loadHandler(ep endpoint) http.Handler {
 				log.Error().Err(err).Msg("load: credentials or installation could not be checked")
 				msg = "could not check the credentials and the installation with GitHub; try again"
 			}
-			writeMessage(w, status, msg)
+			httpjson.Message(w, status, msg)
 			return
 		}
 		req.scan.RequestedBy = who
@@ -256,7 +256,7 @@ func (h *Handler) loadHandler(ep endpoint) http.Handler {
 		id, joined, err := h.opts.Scheduler.Scan(ctx, req.scan)
 		if err != nil && id == 0 {
 			log.Error().Err(err).Msg("load failed: cannot queue the scan")
-			writeMessage(w, http.StatusInternalServerError, "could not queue the scan")
+			httpjson.Message(w, http.StatusInternalServerError, "could not queue the scan")
 			return
 		}
 		if err != nil {
@@ -266,13 +266,13 @@ func (h *Handler) loadHandler(ep endpoint) http.Handler {
 		}
 		log.Info().Int64("scan_id", id).Bool("joined", joined).Msg("load queued")
 		w.Header().Set("Location", "/status/"+strconv.FormatInt(id, 10))
-		writeJSON(w, http.StatusAccepted, map[string]any{"message": "queued", "scan_id": id})
+		httpjson.Write(w, http.StatusAccepted, map[string]any{"message": "queued", "scan_id": id})
 	})
 }
 
 func (h *Handler) inline(ctx context.Context, w http.ResponseWriter, req jobs.ScanRequest, log zerolog.Logger) {
 	if h.opts.Inline == nil {
-		writeMessage(w, http.StatusNotImplemented, "inline loads are not available on this server")
+		httpjson.Message(w, http.StatusNotImplemented, "inline loads are not available on this server")
 		return
 	}
 	ctx, rec := withRateRecorder(ctx)
@@ -283,10 +283,10 @@ func (h *Handler) inline(ctx context.Context, w http.ResponseWriter, req jobs.Sc
 	switch {
 	case err == nil:
 		log.Info().Msg("load done inline")
-		writeJSON(w, http.StatusOK, map[string]any{"message": "success", "scan_id": id})
+		httpjson.Write(w, http.StatusOK, map[string]any{"message": "success", "scan_id": id})
 	case errors.Is(err, jobs.ErrNotFound):
 		log.Info().Err(err).Msg("load inline: not found on GitHub")
-		writeMessage(w, http.StatusNotFound, describe(req)+" was not found on GitHub")
+		httpjson.Message(w, http.StatusNotFound, describe(req)+" was not found on GitHub")
 	case errors.As(err, &rle):
 		secs := setRetryAfter(w, rle.Until, h.opts.Now())
 		if !rle.Secondary && w.Header().Get("X-RateLimit-Remaining") == "" {
@@ -295,16 +295,16 @@ func (h *Handler) inline(ctx context.Context, w http.ResponseWriter, req jobs.Sc
 			w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(rle.Until.Unix(), 10))
 		}
 		log.Warn().Err(err).Int("retry_after", secs).Msg("load inline: rate limit spent")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]any{
 			"message":     fmt.Sprintf("GitHub's rate limit of the installation is spent; retry in %d seconds (the load is queued to run then)", secs),
 			"retry_after": secs,
 			"scan_id":     id,
 		})
 	case errors.Is(err, jobs.ErrNoInstallation):
-		writeMessage(w, http.StatusNotFound, notInstalled(req.Owner, req.Repo))
+		httpjson.Message(w, http.StatusNotFound, notInstalled(req.Owner, req.Repo))
 	default:
 		log.Error().Err(err).Msg("load inline failed")
-		writeMessage(w, http.StatusBadGateway, "could not load "+describe(req)+" from GitHub")
+		httpjson.Message(w, http.StatusBadGateway, "could not load "+describe(req)+" from GitHub")
 	}
 }
 
@@ -479,17 +479,17 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	id, err := parseID("scan id", r.PathValue("scan_id"))
 	if err != nil {
-		writeMessage(w, http.StatusBadRequest, err.Error())
+		httpjson.Message(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	st, err := h.opts.Scheduler.Status(ctx, id)
 	if errors.Is(err, jobs.ErrNoScan) {
-		writeMessage(w, http.StatusNotFound, fmt.Sprintf("there is no scan %d", id))
+		httpjson.Message(w, http.StatusNotFound, fmt.Sprintf("there is no scan %d", id))
 		return
 	}
 	if err != nil {
 		h.opts.Logger.Error().Err(err).Int64("scan_id", id).Msg("read scan status")
-		writeMessage(w, http.StatusInternalServerError, "could not read the scan")
+		httpjson.Message(w, http.StatusInternalServerError, "could not read the scan")
 		return
 	}
 	body := statusBody{
@@ -500,10 +500,10 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.addDescendants(ctx, &body); err != nil {
 		h.opts.Logger.Error().Err(err).Int64("scan_id", id).Msg("read child scans")
-		writeMessage(w, http.StatusInternalServerError, "could not read the scan")
+		httpjson.Message(w, http.StatusInternalServerError, "could not read the scan")
 		return
 	}
-	writeJSON(w, http.StatusOK, body)
+	httpjson.Write(w, http.StatusOK, body)
 }
 
 // addDescendants folds the scans a scan started (a repository's pulls, a
@@ -569,14 +569,4 @@ func (h *Handler) addDescendants(ctx context.Context, b *statusBody) error {
 		}
 	}
 	return nil
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v) // the client went away; nothing to do
-}
-
-func writeMessage(w http.ResponseWriter, code int, msg string) {
-	writeJSON(w, code, map[string]string{"message": msg})
 }
