@@ -156,6 +156,8 @@ type ScanStatus struct {
 	FinishedAt  *time.Time `json:"finished_at"`
 	Error       *string    `json:"error"`
 	ParentID    *int64     `json:"parent_scan_id,omitempty"`
+	// Scans counts the scans TreeStatus added up (1 from Status).
+	Scans int `json:"scans"`
 }
 
 // Status reads one scan; ErrNoScan when there is none.
@@ -194,6 +196,7 @@ func (s *Scheduler) Status(ctx context.Context, scanID int64) (ScanStatus, error
 	if parent.Valid {
 		st.ParentID = &parent.Int64
 	}
+	st.Scans = 1
 	var p scanParams
 	if err := json.Unmarshal(params, &p); err == nil {
 		st.Errors = p.Errors

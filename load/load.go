@@ -29,7 +29,7 @@ import (
 // Scheduler queues scans and reads their progress; *jobs.Scheduler is one.
 type Scheduler interface {
 	Scan(ctx context.Context, req jobs.ScanRequest) (scanID int64, joined bool, err error)
-	Status(ctx context.Context, scanID int64) (jobs.ScanStatus, error)
+	TreeStatus(ctx context.Context, scanID int64) (jobs.ScanStatus, error)
 }
 
 // InlineSyncer fetches one object from GitHub with the installation's token
@@ -482,7 +482,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		httpjson.Message(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	st, err := h.opts.Scheduler.Status(ctx, id)
+	st, err := h.opts.Scheduler.TreeStatus(ctx, id)
 	if errors.Is(err, jobs.ErrNoScan) {
 		httpjson.Message(w, http.StatusNotFound, fmt.Sprintf("there is no scan %d", id))
 		return
@@ -496,77 +496,7 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		ScanID: st.ID, Kind: st.Kind, Status: st.Status, PagesTotal: st.PagesTotal,
 		PagesDone: st.PagesDone, PagesFailed: st.PagesFailed, Incomplete: st.Incomplete,
 		Items: st.Items, Requests: st.Requests, NotModified: st.NotModified,
-		StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Error: st.Error, Scans: 1,
-	}
-	if err := h.addDescendants(ctx, &body); err != nil {
-		h.opts.Logger.Error().Err(err).Int64("scan_id", id).Msg("read child scans")
-		httpjson.Message(w, http.StatusInternalServerError, "could not read the scan")
-		return
+		StartedAt: st.StartedAt, FinishedAt: st.FinishedAt, Error: st.Error, Scans: st.Scans,
 	}
 	httpjson.Write(w, http.StatusOK, body)
-}
-
-// addDescendants folds the scans a scan started (a repository's pulls, a
-// pull's files...) into its status: the load is done only when they all
-// are, and failed if one failed.
-func (h *Handler) addDescendants(ctx context.Context, b *statusBody) error {
-	var n, queued, running, failed, incomplete int
-	var pagesTotal, pagesDone, pagesFailed, items, requests, notModified int
-	var lastFinished sql.NullTime
-	var firstErr sql.NullString
-	err := h.opts.DB.QueryRowContext(ctx, `
-		WITH RECURSIVE tree AS (
-			SELECT id, 0 AS depth FROM scan WHERE parent_scan_id = $1
-			UNION ALL
-			SELECT s.id, t.depth + 1 FROM scan s JOIN tree t ON s.parent_scan_id = t.id WHERE t.depth < 10
-		)
-		SELECT count(*),
-		       count(*) FILTER (WHERE s.status = 'queued'),
-		       count(*) FILTER (WHERE s.status = 'running'),
-		       count(*) FILTER (WHERE s.status = 'failed'),
-		       count(*) FILTER (WHERE s.incomplete),
-		       coalesce(sum(s.pages_total), 0), coalesce(sum(s.pages_done), 0), coalesce(sum(s.pages_failed), 0),
-		       coalesce(sum(s.items), 0), coalesce(sum(s.requests), 0), coalesce(sum(s.not_modified), 0),
-		       max(s.finished_at),
-		       (array_agg(s.error ORDER BY s.status <> 'failed', s.id) FILTER (WHERE s.status = 'failed' OR s.incomplete))[1]
-		FROM tree JOIN scan s ON s.id = tree.id`, b.ScanID).Scan(&n, &queued, &running, &failed, &incomplete,
-		&pagesTotal, &pagesDone, &pagesFailed, &items, &requests, &notModified, &lastFinished, &firstErr)
-	if err != nil {
-		return fmt.Errorf("sum the child scans of %d: %w", b.ScanID, err)
-	}
-	if n == 0 {
-		return nil
-	}
-	b.Scans += n
-	if b.PagesTotal != nil {
-		total := *b.PagesTotal + pagesTotal
-		b.PagesTotal = &total
-	} else if pagesTotal > 0 {
-		b.PagesTotal = &pagesTotal
-	}
-	b.PagesDone += pagesDone
-	b.PagesFailed += pagesFailed
-	if incomplete > 0 {
-		b.Incomplete = true
-	}
-	b.Items += items
-	b.Requests += requests
-	b.NotModified += notModified
-	if b.Status == "done" {
-		switch {
-		case queued+running > 0:
-			b.Status = "running"
-			b.FinishedAt = nil
-		case failed > 0:
-			b.Status = "failed"
-		}
-		// The first failed (else incomplete) child says what went wrong.
-		if queued+running == 0 && b.Error == nil && firstErr.Valid {
-			b.Error = &firstErr.String
-		}
-		if queued+running == 0 && lastFinished.Valid && (b.FinishedAt == nil || lastFinished.Time.After(*b.FinishedAt)) {
-			b.FinishedAt = &lastFinished.Time
-		}
-	}
-	return nil
 }
