@@ -132,6 +132,16 @@ func raw(b []byte) json.RawMessage { return json.RawMessage(b) }
 
 func from(v any) map[string]any { return map[string]any{"from": v} }
 
+// setChange sets *field to *v when v is given, and records the old value
+// under key in a webhook's changes, as GitHub does.
+func setChange(changes map[string]any, key string, field *string, v *string) {
+	if v == nil {
+		return
+	}
+	changes[key] = from(*field)
+	*field = *v
+}
+
 // lookupRepo finds a live repository; the world lock is held.
 func (w *world) lookupRepo(owner, name string) (*repo, error) {
 	r := w.repo(owner, name)
@@ -694,14 +704,8 @@ type PullEdit struct {
 func (s *Server) EditPullRequest(ctx context.Context, owner, name string, number int, pe PullEdit, o ...Option) (*github.PullRequest, *Delivery, error) {
 	return pullResult(s.change(ctx, owner, name, number, true, o, func(it *issue, now time.Time, _ *account) (string, map[string]any, error) {
 		changes := map[string]any{}
-		if pe.Title != nil {
-			changes["title"] = from(it.title)
-			it.title = *pe.Title
-		}
-		if pe.Body != nil {
-			changes["body"] = from(it.body)
-			it.body = *pe.Body
-		}
+		setChange(changes, "title", &it.title, pe.Title)
+		setChange(changes, "body", &it.body, pe.Body)
 		if pe.Base != nil {
 			changes["base"] = map[string]any{"ref": from(it.pr.baseRef), "sha": from(it.pr.baseSHA)}
 			it.pr.baseRef = *pe.Base
@@ -786,14 +790,8 @@ type IssueEdit struct {
 func (s *Server) EditIssue(ctx context.Context, owner, name string, number int, ie IssueEdit, o ...Option) (*github.Issue, *Delivery, error) {
 	return issueResult(s.change(ctx, owner, name, number, false, o, func(it *issue, now time.Time, _ *account) (string, map[string]any, error) {
 		changes := map[string]any{}
-		if ie.Title != nil {
-			changes["title"] = from(it.title)
-			it.title = *ie.Title
-		}
-		if ie.Body != nil {
-			changes["body"] = from(it.body)
-			it.body = *ie.Body
-		}
+		setChange(changes, "title", &it.title, ie.Title)
+		setChange(changes, "body", &it.body, ie.Body)
 		it.updatedAt = now
 		return "edited", map[string]any{"changes": changes}, nil
 	}))
@@ -1021,14 +1019,8 @@ func (s *Server) EditLabel(ctx context.Context, owner, name, labelName string, l
 		}
 		l.name = *le.Name
 	}
-	if le.Color != nil {
-		changes["color"] = from(l.color)
-		l.color = *le.Color
-	}
-	if le.Description != nil {
-		changes["description"] = from(l.description)
-		l.description = *le.Description
-	}
+	setChange(changes, "color", &l.color, le.Color)
+	setChange(changes, "description", &l.description, le.Description)
 	r.version++
 	gl := s.w.label(r, l)
 	e := s.w.repoEvent(r, "label", "edited", sender, map[string]any{"label": gl, "changes": changes})
@@ -1159,14 +1151,8 @@ func (s *Server) changeMilestone(ctx context.Context, owner, name string, number
 func (s *Server) EditMilestone(ctx context.Context, owner, name string, number int, me MilestoneEdit, o ...Option) (*github.Milestone, *Delivery, error) {
 	return s.changeMilestone(ctx, owner, name, number, o, func(m *milestone, now time.Time) (string, map[string]any, error) {
 		changes := map[string]any{}
-		if me.Title != nil {
-			changes["title"] = from(m.title)
-			m.title = *me.Title
-		}
-		if me.Description != nil {
-			changes["description"] = from(m.description)
-			m.description = *me.Description
-		}
+		setChange(changes, "title", &m.title, me.Title)
+		setChange(changes, "description", &m.description, me.Description)
 		m.updatedAt = now
 		return "edited", map[string]any{"changes": changes}, nil
 	})
