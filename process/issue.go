@@ -13,7 +13,6 @@ import (
 // closed_by is only in the single-issue representation, not in lists: keep.
 var issueSpec = &spec{
 	table:     "github_issue",
-	tombstone: KindIssue,
 	conflict:  "id",
 	guard:     guardUpdatedAt,
 	returning: "id::text",
@@ -213,7 +212,6 @@ func TransferIssue(ctx context.Context, exec boil.ContextExecutor, tr IssueTrans
 
 var issueCommentSpec = &spec{
 	table:     "github_issue_comment",
-	tombstone: KindIssueComment,
 	conflict:  "id",
 	guard:     guardUpdatedAt,
 	returning: "id::text",

@@ -13,7 +13,6 @@ import (
 // the name in place and the associations follow (ON UPDATE CASCADE).
 var labelSpec = &spec{
 	table:     "github_issue_label",
-	tombstone: KindLabel,
 	conflict:  "id",
 	guard:     guardNone,
 	returning: "id::text",
@@ -24,7 +23,6 @@ var labelSpec = &spec{
 // a late payload carrying a label's old name must not undo a rename.
 var nestedLabelSpec = &spec{
 	table:     "github_issue_label",
-	tombstone: KindLabel,
 	guard:     guardNone,
 	returning: "id::text",
 	cols:      labelSpec.cols,
@@ -93,14 +91,8 @@ func Labels(ctx context.Context, exec boil.ContextExecutor, repoID int64, labels
 }
 
 func writeLabels(ctx context.Context, exec boil.ContextExecutor, repoID int64, rows []row, m Meta) (written, stale int, err error) {
-	// A deleted label arriving late must neither come back nor push out a
-	// label created since under its name.
-	all := distinct(rows)
-	if rows, err = withoutBuried(ctx, exec, labelSpec, rows); err != nil {
-		return 0, 0, err
-	}
 	if len(rows) == 0 {
-		return 0, all, nil
+		return 0, 0, nil
 	}
 	// A stored label with the same name and another id was deleted on GitHub
 	// (names are unique per repository): drop it, or the insert would
@@ -111,8 +103,11 @@ func writeLabels(ctx context.Context, exec boil.ContextExecutor, repoID int64, r
 		ids[i] = r.vals[2].(int64)
 		names[i] = r.vals[1].(string)
 	}
+	// A deleted (buried) label arriving late must not push out the label
+	// created since under its name; the table's trigger keeps it out.
 	q := `DELETE FROM github_issue_label l USING unnest($2::bigint[], $3::text[]) AS x(id, name)
-		WHERE l.repo_id = $1 AND l.name = x.name AND l.id <> x.id`
+		WHERE l.repo_id = $1 AND l.name = x.name AND l.id <> x.id
+		  AND NOT EXISTS (SELECT 1 FROM github_tombstone t WHERE t.kind = 'label' AND t.id = x.id)`
 	if _, err := exec.ExecContext(ctx, q, repoID, ids, names); err != nil {
 		return 0, 0, fmt.Errorf("drop replaced labels: %w", err)
 	}
@@ -120,7 +115,7 @@ func writeLabels(ctx context.Context, exec boil.ContextExecutor, repoID int64, r
 	if err != nil {
 		return 0, 0, err
 	}
-	return len(w), all - len(w), nil
+	return len(w), distinct(rows) - len(w), nil
 }
 
 // nestedLabels inserts the labels of issues or pull requests that are not

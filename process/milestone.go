@@ -11,7 +11,6 @@ import (
 
 var milestoneSpec = &spec{
 	table:     "github_milestone",
-	tombstone: KindMilestone,
 	conflict:  "repo_id, number",
 	guard:     guardUpdatedAt,
 	returning: "number::text",

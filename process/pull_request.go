@@ -351,7 +351,6 @@ func DeletePullRequestReview(ctx context.Context, exec boil.ContextExecutor, rev
 
 var reviewCommentSpec = &spec{
 	table:     "github_pull_request_review_comment",
-	tombstone: KindReviewComment,
 	conflict:  "id",
 	guard:     guardUpdatedAt,
 	returning: "id::text",

@@ -54,9 +54,6 @@ type spec struct {
 	guard     guard
 	returning string // text expression identifying a written row; matches row.key
 	doNothing bool   // insert only, never update an existing row
-	// tombstone is the kind under which deleted objects of this table are
-	// buried (see Bury); buried ids are never written again.
-	tombstone string
 	// defaults of NOT NULL columns a partial row may lack: the stored value
 	// is kept, and a new row gets the default (SQL literal).
 	defaults map[string]string
@@ -117,9 +114,6 @@ func upsert(ctx context.Context, exec boil.ContextExecutor, s *spec, m Meta, row
 		return nil, err
 	}
 	written := make(map[string]struct{}, len(rows))
-	if rows, err = withoutBuried(ctx, exec, s, rows); err != nil {
-		return nil, err
-	}
 	for _, partial := range []bool{false, true} {
 		group := dedup(rows, partial)
 		if len(group) == 0 {
