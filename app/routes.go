@@ -34,9 +34,13 @@ func NewHandler(svc *Services) (http.Handler, error) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(svc.Metrics, promhttp.HandlerOpts{Registry: svc.Metrics}))
-	mountWebhooks(mux, svc, sched) // POST /replication and /api/github/hook (webhooks.go)
-	if err := mountLoad(mux, svc, deps, sched); err != nil {
-		return nil, fmt.Errorf("load endpoints and login: %w", err)
+	mountWebhooks(mux, svc, sched)  // POST /replication and /api/github/hook (webhooks.go)
+	pages, err := mountUI(mux, svc) // GET /, the OAuth login (routes_ui.go)
+	if err != nil {
+		return nil, fmt.Errorf("web pages and login: %w", err)
+	}
+	if err := mountLoad(mux, svc, deps, sched, pages); err != nil {
+		return nil, fmt.Errorf("load endpoints: %w", err)
 	}
 	return instrument(svc.Metrics, svc.Logger, mux), nil
 }

@@ -16,7 +16,7 @@ func mountWebhooks(mux *http.ServeMux, svc *Services, sched *jobs.Scheduler) {
 	h := handlers.NewWebhookHandler(handlers.Deps{
 		DB:            svc.DB,
 		Scheduler:     sched,
-		ClientCreator: svc.GitHub,
+		GitHub:        svc.GitHub,
 		Logger:        svc.Logger.With().Str("component", "webhook").Logger(),
 		Metrics:       svc.Metrics,
 		WebhookSecret: svc.Config.GitHub.App.WebhookSecret,

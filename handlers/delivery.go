@@ -58,10 +58,10 @@ type Scheduler interface {
 // Base is embedded in every event handler: what a handler needs to store
 // a delivery and queue its follow-up work.
 type Base struct {
-	DB            *sql.DB
-	Scheduler     Scheduler
-	ClientCreator githubapp.ClientCreator
-	Logger        zerolog.Logger
+	DB        *sql.DB
+	Scheduler Scheduler
+	GitHub    githubapp.ClientCreator
+	Logger    zerolog.Logger
 
 	metrics *metrics
 	// hooks lets tests act at a precise point of a delivery (the database

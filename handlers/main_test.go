@@ -148,7 +148,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	d := Deps{
 		DB:            o.db,
 		Scheduler:     sched,
-		ClientCreator: o.clientCreator,
+		GitHub:        o.clientCreator,
 		Logger:        zerolog.New(io.Discard),
 		Metrics:       h.reg,
 		WebhookSecret: o.secret,

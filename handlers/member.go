@@ -95,10 +95,10 @@ func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, paylo
 // with the installation's token. The role name tells maintain and triage
 // apart, when it is one of GitHub's own.
 func (h *Member) fetchLevel(ctx context.Context, installationID int64, owner, repo, login string) (string, process.Meta, error) {
-	if installationID == 0 || h.ClientCreator == nil {
+	if installationID == 0 || h.GitHub == nil {
 		return "", process.Meta{}, fmt.Errorf("permission of %s on %s/%s: no installation client", login, owner, repo)
 	}
-	client, err := h.ClientCreator.NewInstallationClient(installationID)
+	client, err := h.GitHub.NewInstallationClient(installationID)
 	if err != nil {
 		return "", process.Meta{}, fmt.Errorf("client for installation %d: %w", installationID, err)
 	}

@@ -107,10 +107,10 @@ func (h *PullRequest) fetchFiles(ctx context.Context, installationID int64, owne
 	if installationID == 0 {
 		return nil, process.Meta{}, fmt.Errorf("list files of %s/%s#%d: delivery names no installation", owner, repo, number)
 	}
-	if h.ClientCreator == nil {
+	if h.GitHub == nil {
 		return nil, process.Meta{}, fmt.Errorf("list files of %s/%s#%d: no GitHub client configured", owner, repo, number)
 	}
-	client, err := h.ClientCreator.NewInstallationClient(installationID)
+	client, err := h.GitHub.NewInstallationClient(installationID)
 	if err != nil {
 		return nil, process.Meta{}, fmt.Errorf("client for installation %d: %w", installationID, err)
 	}

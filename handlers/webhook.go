@@ -30,10 +30,10 @@ const DefaultMaxBodyBytes = 25 << 20
 
 // Deps is what the webhook endpoint needs, built once by the app.
 type Deps struct {
-	DB            *sql.DB
-	Scheduler     Scheduler
-	ClientCreator githubapp.ClientCreator
-	Logger        zerolog.Logger
+	DB        *sql.DB
+	Scheduler Scheduler
+	GitHub    githubapp.ClientCreator
+	Logger    zerolog.Logger
 	// Metrics is the app's registry; nil registers nothing.
 	Metrics prometheus.Registerer
 	// WebhookSecret signs every delivery. Empty refuses every delivery:
@@ -45,7 +45,7 @@ type Deps struct {
 
 // NewBase builds the Base every handler embeds.
 func NewBase(d Deps) Base {
-	return Base{DB: d.DB, Scheduler: d.Scheduler, ClientCreator: d.ClientCreator, Logger: d.Logger, metrics: newMetrics(d.Metrics, d.Logger)}
+	return Base{DB: d.DB, Scheduler: d.Scheduler, GitHub: d.GitHub, Logger: d.Logger, metrics: newMetrics(d.Metrics, d.Logger)}
 }
 
 // Handlers are every event handler, in dispatch order.

@@ -334,7 +334,7 @@ var collections = []*collection{
 		path:   func(sc *scanRow) string { return repoPath(sc, fmt.Sprintf("pulls/%d/reviews?per_page=100", sc.Number)) },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, reviews []*github.PullRequestReview, m process.Meta) (pageResult, error) {
 			var r pageResult
-			if _, _, err := process.Reviews(ctx, tx, sc.PullID.Int64, reviews, m); err != nil {
+			if _, _, err := process.PullRequestReviews(ctx, tx, sc.PullID.Int64, reviews, m); err != nil {
 				return r, fmt.Errorf("write reviews of %s: %w", sc.target(), err)
 			}
 			for _, rv := range reviews {
@@ -355,7 +355,7 @@ var collections = []*collection{
 		},
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, comments []*github.PullRequestComment, m process.Meta) (pageResult, error) {
 			var r pageResult
-			if _, _, err := process.ReviewComments(ctx, tx, sc.PullID.Int64, comments, m); err != nil {
+			if _, _, err := process.PullRequestReviewComments(ctx, tx, sc.PullID.Int64, comments, m); err != nil {
 				return r, fmt.Errorf("write review comments of %s: %w", sc.target(), err)
 			}
 			for _, c := range comments {

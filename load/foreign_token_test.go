@@ -24,7 +24,7 @@ func TestInstallationTokenOfAnotherApp(t *testing.T) {
 	}
 	a := &authorizer{
 		apiURL: api,
-		client: h.handler.opts.HTTPClient,
+		client: h.handler.deps.HTTPClient,
 		cache:  newConfirmations(time.Minute, 10, time.Now),
 		// The token's repositories are covered by no installation of ours.
 		resolveRepoInstallation: func(_ context.Context, owner, repo string) (int64, error) {

@@ -50,8 +50,8 @@ type SessionChecker interface {
 	SessionUser(r *http.Request) (login, token string, csrfOK, ok bool)
 }
 
-// Options configure the endpoints.
-type Options struct {
+// Deps is what the endpoints need, built once by the app.
+type Deps struct {
 	DB        *sql.DB
 	Scheduler Scheduler
 	// Inline runs ?inline=true loads; without it they answer 501.
@@ -60,9 +60,9 @@ type Options struct {
 	Sessions SessionChecker
 	// V3APIURL is GitHub's REST API root (githubapp.Config.V3APIURL).
 	V3APIURL string
-	// Apps makes the app (JWT) client that finds which installation covers
+	// GitHub makes the app (JWT) client that finds which installation covers
 	// a repository GitHub has not told us about yet.
-	Apps   githubapp.ClientCreator
+	GitHub githubapp.ClientCreator
 	Logger zerolog.Logger
 	// HTTPClient calls GitHub to confirm tokens; default 15s timeout.
 	HTTPClient *http.Client
@@ -76,12 +76,12 @@ type Options struct {
 
 // Handler serves the load endpoints and GET /status/{scan_id}.
 type Handler struct {
-	opts Options
+	deps Deps
 	auth *authorizer
 }
 
 // New builds the endpoints.
-func New(o Options) (*Handler, error) {
+func New(o Deps) (*Handler, error) {
 	if o.DB == nil || o.Scheduler == nil {
 		return nil, errors.New("load: database and scheduler are required")
 	}
@@ -101,7 +101,7 @@ func New(o Options) (*Handler, error) {
 	if err != nil || api.Host == "" {
 		return nil, fmt.Errorf("load: GitHub API URL %q is not a URL", o.V3APIURL)
 	}
-	h := &Handler{opts: o}
+	h := &Handler{deps: o}
 	h.auth = &authorizer{
 		apiURL:                  api,
 		client:                  o.HTTPClient,
@@ -218,7 +218,7 @@ func parse(ep endpoint, r *http.Request) (request, error) {
 func (h *Handler) loadHandler(ep endpoint) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		log := h.opts.Logger.With().Str("route", ep.pattern).Str("path", r.URL.Path).Logger()
+		log := h.deps.Logger.With().Str("route", ep.pattern).Str("path", r.URL.Path).Logger()
 		req, err := parse(ep, r)
 		if err != nil {
 			log.Info().Err(err).Msg("load refused: bad input")
@@ -235,7 +235,7 @@ func (h *Handler) loadHandler(ep endpoint) http.Handler {
 			}
 			var rl *rateLimited
 			if errors.As(err, &rl) {
-				setRetryAfter(w, rl.until, h.opts.Now())
+				setRetryAfter(w, rl.until, h.deps.Now())
 			}
 			msg := err.Error()
 			if status == http.StatusBadGateway {
@@ -253,7 +253,7 @@ func (h *Handler) loadHandler(ep endpoint) http.Handler {
 			h.inline(ctx, w, req.scan, log)
 			return
 		}
-		id, joined, err := h.opts.Scheduler.Scan(ctx, req.scan)
+		id, joined, err := h.deps.Scheduler.Scan(ctx, req.scan)
 		if err != nil && id == 0 {
 			log.Error().Err(err).Msg("load failed: cannot queue the scan")
 			httpjson.Message(w, http.StatusInternalServerError, "could not queue the scan")
@@ -271,12 +271,12 @@ func (h *Handler) loadHandler(ep endpoint) http.Handler {
 }
 
 func (h *Handler) inline(ctx context.Context, w http.ResponseWriter, req jobs.ScanRequest, log zerolog.Logger) {
-	if h.opts.Inline == nil {
+	if h.deps.Inline == nil {
 		httpjson.Message(w, http.StatusNotImplemented, "inline loads are not available on this server")
 		return
 	}
 	ctx, rec := withRateRecorder(ctx)
-	id, err := h.opts.Inline.Sync(ctx, req)
+	id, err := h.deps.Inline.Sync(ctx, req)
 	rec.copyTo(w.Header())
 	log = log.With().Int64("scan_id", id).Logger()
 	var rle *jobs.RateLimitedError
@@ -288,7 +288,7 @@ func (h *Handler) inline(ctx context.Context, w http.ResponseWriter, req jobs.Sc
 		log.Info().Err(err).Msg("load inline: not found on GitHub")
 		httpjson.Message(w, http.StatusNotFound, describe(req)+" was not found on GitHub")
 	case errors.As(err, &rle):
-		secs := setRetryAfter(w, rle.Until, h.opts.Now())
+		secs := setRetryAfter(w, rle.Until, h.deps.Now())
 		if !rle.Secondary && w.Header().Get("X-RateLimit-Remaining") == "" {
 			// go-github refused locally, knowing the limit: say what it knew.
 			w.Header().Set("X-RateLimit-Remaining", "0")
@@ -344,8 +344,8 @@ func notInstalled(owner, repo string) string {
 func (h *Handler) authenticate(ctx context.Context, r *http.Request, req *jobs.ScanRequest, rate *rateHeaders) (who string, status int, err error) {
 	token, isBearer := bearerToken(r)
 	session := ""
-	if !isBearer && h.opts.Sessions != nil {
-		login, tok, csrfOK, ok := h.opts.Sessions.SessionUser(r)
+	if !isBearer && h.deps.Sessions != nil {
+		login, tok, csrfOK, ok := h.deps.Sessions.SessionUser(r)
 		if ok {
 			if !csrfOK {
 				return login, http.StatusForbidden, errors.New("the session's CSRF token is missing or wrong: send it as X-CSRF-Token")
@@ -422,24 +422,24 @@ func authStatus(err error) int {
 // mapping first, then GitHub with the app's JWT. jobs.ErrNoInstallation
 // when none does.
 func (h *Handler) repoInstallation(ctx context.Context, owner, repo string) (int64, error) {
-	return jobs.InstallationFor(ctx, h.opts.DB, h.opts.Apps, owner, repo)
+	return jobs.InstallationFor(ctx, h.deps.DB, h.deps.GitHub, owner, repo)
 }
 
 // installationExists says whether the app has installation id: stored
 // first, then GitHub with the app's JWT.
 func (h *Handler) installationExists(ctx context.Context, id int64) (bool, error) {
 	var deleted sql.NullTime
-	err := h.opts.DB.QueryRowContext(ctx, `SELECT deleted_at FROM github_installation WHERE id = $1`, id).Scan(&deleted)
+	err := h.deps.DB.QueryRowContext(ctx, `SELECT deleted_at FROM github_installation WHERE id = $1`, id).Scan(&deleted)
 	switch {
 	case err == nil:
 		return !deleted.Valid, nil
 	case !errors.Is(err, sql.ErrNoRows):
 		return false, fmt.Errorf("look up installation %d: %w", id, err)
 	}
-	if h.opts.Apps == nil {
+	if h.deps.GitHub == nil {
 		return false, nil
 	}
-	app, err := h.opts.Apps.NewAppClient()
+	app, err := h.deps.GitHub.NewAppClient()
 	if err != nil {
 		return false, fmt.Errorf("app client: %w", err)
 	}
@@ -482,13 +482,13 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		httpjson.Message(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	st, err := h.opts.Scheduler.TreeStatus(ctx, id)
+	st, err := h.deps.Scheduler.TreeStatus(ctx, id)
 	if errors.Is(err, jobs.ErrNoScan) {
 		httpjson.Message(w, http.StatusNotFound, fmt.Sprintf("there is no scan %d", id))
 		return
 	}
 	if err != nil {
-		h.opts.Logger.Error().Err(err).Int64("scan_id", id).Msg("read scan status")
+		h.deps.Logger.Error().Err(err).Int64("scan_id", id).Msg("read scan status")
 		httpjson.Message(w, http.StatusInternalServerError, "could not read the scan")
 		return
 	}

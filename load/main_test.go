@@ -120,17 +120,17 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { root.ServeHTTP(w, r) }))
 	t.Cleanup(h.srv.Close)
 
-	h.pages, err = ui.New(ui.Options{
-		DB: env.DB, GitHub: cfg, PublicURL: h.srv.URL,
+	h.pages, err = ui.New(ui.Deps{
+		DB: env.DB, GitHubConfig: cfg, PublicURL: h.srv.URL,
 		SessionKey: strings.Repeat("k", 32), Logger: logger, CleanupInterval: -1,
 	})
 	if err != nil {
 		t.Fatalf("ui: %v", err)
 	}
 	t.Cleanup(h.pages.Close)
-	opts := Options{
+	opts := Deps{
 		DB: env.DB, Scheduler: h.sched, Sessions: h.pages,
-		V3APIURL: cfg.V3APIURL, Apps: h.cc, Logger: logger,
+		V3APIURL: cfg.V3APIURL, GitHub: h.cc, Logger: logger,
 	}
 	inlineDeps := h.deps
 	inlineDeps.GitHub, err = githubapp.NewDefaultCachingClientCreator(cfg, githubapp.WithClientMiddleware(RecordRateLimit))

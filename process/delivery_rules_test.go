@@ -382,7 +382,7 @@ func TestReviewStateUpperCased(t *testing.T) {
 			r := *ev.Review
 			r.State = c.state
 			if c.page {
-				w, _, err := process.Reviews(ctx, exec, ev.PullRequest.GetID(), []*github.PullRequestReview{&r}, c.m)
+				w, _, err := process.PullRequestReviews(ctx, exec, ev.PullRequest.GetID(), []*github.PullRequestReview{&r}, c.m)
 				must(t, err)
 				eq(t, "written", w, 1)
 			} else {

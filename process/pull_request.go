@@ -294,7 +294,7 @@ func PullRequestReview(ctx context.Context, exec boil.ContextExecutor, prID int6
 	if r == nil || r.ID == nil {
 		return 0, fmt.Errorf("review of pull request %d without id: %w", prID, ErrInvalid)
 	}
-	written, _, err := Reviews(ctx, exec, prID, []*github.PullRequestReview{r}, m)
+	written, _, err := PullRequestReviews(ctx, exec, prID, []*github.PullRequestReview{r}, m)
 	if err != nil {
 		return 0, err
 	}
@@ -304,9 +304,9 @@ func PullRequestReview(ctx context.Context, exec boil.ContextExecutor, prID int6
 	return Stale, nil
 }
 
-// Reviews upserts a page of reviews of one pull request, states
+// PullRequestReviews upserts a page of reviews of one pull request, states
 // upper-cased like PullRequestReview.
-func Reviews(ctx context.Context, exec boil.ContextExecutor, prID int64, reviews []*github.PullRequestReview, m Meta) (written, stale int, err error) {
+func PullRequestReviews(ctx context.Context, exec boil.ContextExecutor, prID int64, reviews []*github.PullRequestReview, m Meta) (written, stale int, err error) {
 	if err := checkMeta(m); err != nil {
 		return 0, 0, err
 	}
@@ -382,7 +382,7 @@ func PullRequestReviewComment(ctx context.Context, exec boil.ContextExecutor, pr
 	if c == nil || c.ID == nil {
 		return 0, fmt.Errorf("review comment of pull request %d without id: %w", prID, ErrInvalid)
 	}
-	written, _, err := ReviewComments(ctx, exec, prID, []*github.PullRequestComment{c}, m)
+	written, _, err := PullRequestReviewComments(ctx, exec, prID, []*github.PullRequestComment{c}, m)
 	if err != nil {
 		return 0, err
 	}
@@ -392,8 +392,8 @@ func PullRequestReviewComment(ctx context.Context, exec boil.ContextExecutor, pr
 	return Stale, nil
 }
 
-// ReviewComments upserts a page of review comments of one pull request.
-func ReviewComments(ctx context.Context, exec boil.ContextExecutor, prID int64, comments []*github.PullRequestComment, m Meta) (written, stale int, err error) {
+// PullRequestReviewComments upserts a page of review comments of one pull request.
+func PullRequestReviewComments(ctx context.Context, exec boil.ContextExecutor, prID int64, comments []*github.PullRequestComment, m Meta) (written, stale int, err error) {
 	if err := checkMeta(m); err != nil {
 		return 0, 0, err
 	}

@@ -607,7 +607,7 @@ func TestReviewsNewerFetchWins(t *testing.T) {
 	checkReview(t, exec, prID, &dismissed)
 	mustOutcome(t, process.Written)(process.PullRequestReview(ctx, exec, prID, ev.Review, api(t0.Add(time.Minute))))
 	checkReview(t, exec, prID, ev.Review)
-	w, s, err := process.Reviews(ctx, exec, prID, []*github.PullRequestReview{ev.Review, &dismissed}, api(t0.Add(time.Hour)))
+	w, s, err := process.PullRequestReviews(ctx, exec, prID, []*github.PullRequestReview{ev.Review, &dismissed}, api(t0.Add(time.Hour)))
 	must(t, err)
 	eq(t, "written", w, 1)
 	eq(t, "stale", s, 0)

@@ -18,7 +18,7 @@ func TestLoginNotConfigured(t *testing.T) {
 	var cfg githubapp.Config
 	cfg.WebURL = "http://127.0.0.1:1"
 	cfg.V3APIURL = "http://127.0.0.1:1/api/v3/"
-	u, err := New(Options{DB: env.DB, GitHub: cfg, PublicURL: "http://example.test",
+	u, err := New(Deps{DB: env.DB, GitHubConfig: cfg, PublicURL: "http://example.test",
 		SessionKey: strings.Repeat("s", 32), Logger: zerolog.Nop(), CleanupInterval: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -50,10 +50,10 @@ const (
 	CSRFField  = "csrf_token"
 )
 
-// Options configure the UI.
-type Options struct {
-	DB     *sql.DB
-	GitHub githubapp.Config
+// Deps is what the UI needs, built once by the app.
+type Deps struct {
+	DB           *sql.DB
+	GitHubConfig githubapp.Config
 	// PublicURL is where browsers reach webhookdb; the OAuth callback and
 	// the cookie's Secure flag derive from it.
 	PublicURL string
@@ -80,7 +80,7 @@ type UI struct {
 
 	key    []byte
 	store  *postgresstore.PostgresStore
-	opts   Options
+	deps   Deps
 	client *http.Client
 	auth   http.Handler
 
@@ -88,7 +88,7 @@ type UI struct {
 }
 
 // New builds the UI.
-func New(o Options) (*UI, error) {
+func New(o Deps) (*UI, error) {
 	if o.DB == nil {
 		return nil, errors.New("ui: no database")
 	}
@@ -113,7 +113,7 @@ func New(o Options) (*UI, error) {
 	case cleanup < 0:
 		cleanup = 0
 	}
-	u := &UI{key: key, opts: o, client: o.HTTPClient}
+	u := &UI{key: key, deps: o, client: o.HTTPClient}
 	u.store = postgresstore.NewWithCleanupInterval(o.DB, cleanup)
 	sm := scs.New()
 	sm.Store = u.store
@@ -128,7 +128,7 @@ func New(o Options) (*UI, error) {
 	}
 	u.Sessions = sm
 
-	cfg := ghoauth2.GetConfig(o.GitHub, nil)
+	cfg := ghoauth2.GetConfig(o.GitHubConfig, nil)
 	params := []ghoauth2.Param{
 		ghoauth2.ForceTLS(false),
 		ghoauth2.WithStore(&StateStore{Sessions: sm}),
@@ -139,7 +139,7 @@ func New(o Options) (*UI, error) {
 		params = append(params, ghoauth2.WithRedirectURL(strings.TrimRight(o.PublicURL, "/")+AuthRoute))
 	}
 	u.auth = ghoauth2.NewHandler(cfg, params...)
-	if o.GitHub.OAuth.ClientID == "" {
+	if o.GitHubConfig.OAuth.ClientID == "" {
 		// GitHub answers an authorize request without client_id with a 404
 		// page: say what is missing instead.
 		o.Logger.Warn().Msg("github.oauth.client_id is not configured: the UI login is off")
@@ -200,22 +200,22 @@ func (u *UI) onLogin(w http.ResponseWriter, r *http.Request, login *ghoauth2.Log
 	}
 	u.Sessions.Put(ctx, keyToken, sealed)
 	u.Sessions.Put(ctx, keyCSRFNonce, nonce)
-	u.opts.Logger.Info().Str("login", user.GetLogin()).Int64("user_id", user.GetID()).Msg("user logged in")
+	u.deps.Logger.Info().Str("login", user.GetLogin()).Int64("user_id", user.GetID()).Msg("user logged in")
 	http.Redirect(w, r, "/", http.StatusFound)
 }
 
 func (u *UI) userClient(hc *http.Client) (*github.Client, error) {
 	c := github.NewClient(hc)
-	base, err := url.Parse(strings.TrimRight(u.opts.GitHub.V3APIURL, "/") + "/")
+	base, err := url.Parse(strings.TrimRight(u.deps.GitHubConfig.V3APIURL, "/") + "/")
 	if err != nil {
-		return nil, fmt.Errorf("github.v3_api_url %q: %w", u.opts.GitHub.V3APIURL, err)
+		return nil, fmt.Errorf("github.v3_api_url %q: %w", u.deps.GitHubConfig.V3APIURL, err)
 	}
 	c.BaseURL = base
 	return c, nil
 }
 
 func (u *UI) onError(w http.ResponseWriter, r *http.Request, err error) {
-	u.opts.Logger.Warn().Err(err).Msg("login failed")
+	u.deps.Logger.Warn().Err(err).Msg("login failed")
 	var le ghoauth2.LoginError
 	switch {
 	case errors.Is(err, ghoauth2.ErrInvalidState):
@@ -240,7 +240,7 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 
 func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	data := struct{ Login, CSRF, AuthRoute string }{}
-	if u.opts.GitHub.OAuth.ClientID != "" {
+	if u.deps.GitHubConfig.OAuth.ClientID != "" {
 		data.AuthRoute = AuthRoute
 	}
 	if login, _, ok := u.User(r); ok {
@@ -249,7 +249,7 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := homePage.Execute(w, data); err != nil {
-		u.opts.Logger.Warn().Err(err).Msg("render home page")
+		u.deps.Logger.Warn().Err(err).Msg("render home page")
 	}
 }
 

@@ -35,7 +35,7 @@ func newSite(t *testing.T) *site {
 	cfg.V3APIURL = "http://127.0.0.1:1/api/v3/"
 	cfg.OAuth.ClientID = "Iv1.test"
 	cfg.OAuth.ClientSecret = "secret"
-	u, err := New(Options{DB: env.DB, GitHub: cfg, PublicURL: "http://example.test",
+	u, err := New(Deps{DB: env.DB, GitHubConfig: cfg, PublicURL: "http://example.test",
 		SessionKey: strings.Repeat("s", 32), Logger: zerolog.Nop(), CleanupInterval: -1})
 	if err != nil {
 		t.Fatal(err)
