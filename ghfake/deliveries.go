@@ -1,0 +1,147 @@
+package ghfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/google/go-github/v60/github"
+)
+
+// Recorded webhook deliveries and the app's deliveries API
+// (/app/hook/deliveries), which lists them and redelivers.
+
+// Delivery is one webhook delivery attempt, as GitHub records it.
+type Delivery struct {
+	ID             int64
+	GUID           string // X-GitHub-Delivery; a redelivery keeps it
+	Event          string
+	Action         string
+	InstallationID int64
+	RepositoryID   int64
+	DeliveredAt    time.Time
+	Redelivery     bool
+	Duration       time.Duration
+	// StatusCode is the receiver's answer; 0 if it was not reached (no
+	// webhook URL, or a transport error in Error).
+	StatusCode      int
+	Error           string
+	RequestHeaders  map[string]string
+	Payload         []byte
+	ResponseHeaders map[string]string
+	ResponseBody    []byte
+}
+
+// OK is true when the receiver answered 2xx.
+func (d *Delivery) OK() bool { return d != nil && d.StatusCode >= 200 && d.StatusCode < 300 }
+
+// Deliveries returns every delivery so far, oldest first.
+func (s *Server) Deliveries() []*Delivery {
+	s.ctl.mu.Lock()
+	defer s.ctl.mu.Unlock()
+	out := make([]*Delivery, len(s.ctl.deliveries))
+	copy(out, s.ctl.deliveries)
+	return out
+}
+
+// Delivery returns one delivery by id, or nil.
+func (s *Server) Delivery(id int64) *Delivery {
+	s.ctl.mu.Lock()
+	defer s.ctl.mu.Unlock()
+	return s.ctl.deliveryLocked(id)
+}
+
+func (c *control) deliveryLocked(id int64) *Delivery {
+	i := sort.Search(len(c.deliveries), func(i int) bool { return c.deliveries[i].ID >= id })
+	if i < len(c.deliveries) && c.deliveries[i].ID == id {
+		return c.deliveries[i]
+	}
+	return nil
+}
+
+func hookDelivery(d *Delivery, full bool) *github.HookDelivery {
+	status := "OK"
+	if !d.OK() {
+		status = d.Error
+		if status == "" {
+			status = fmt.Sprintf("Invalid HTTP Response: %d", d.StatusCode)
+		}
+	}
+	hd := &github.HookDelivery{ID: ptr(d.ID), GUID: ptr(d.GUID), DeliveredAt: ts(d.DeliveredAt), Redelivery: ptr(d.Redelivery),
+		Duration: ptr(d.Duration.Seconds()), Status: ptr(status), StatusCode: ptr(d.StatusCode), Event: ptr(d.Event),
+		Action: ptr(d.Action), InstallationID: ptr(d.InstallationID), RepositoryID: ptr(d.RepositoryID)}
+	if full {
+		p := json.RawMessage(d.Payload)
+		hd.Request = &github.HookRequest{Headers: d.RequestHeaders, RawPayload: &p}
+		rb := json.RawMessage(enc(string(d.ResponseBody)))
+		hd.Response = &github.HookResponse{Headers: d.ResponseHeaders, RawPayload: &rb}
+	}
+	return hd
+}
+
+func (s *Server) listDeliveries(c *reqCtx) resp {
+	q := c.r.URL.Query()
+	per, err := strconv.Atoi(q.Get("per_page"))
+	if err != nil || per <= 0 {
+		per = 30
+	}
+	per = min(per, 100)
+	status := q.Get("status")
+	cursor, _ := strconv.ParseInt(q.Get("cursor"), 10, 64)
+	all := s.Deliveries()
+	var page []*Delivery
+	var next int64
+	// Newest first; the cursor is the id to continue below.
+	for i := len(all) - 1; i >= 0; i-- {
+		d := all[i]
+		if cursor != 0 && d.ID > cursor {
+			continue
+		}
+		if (status == "success" && !d.OK()) || (status == "failure" && d.OK()) {
+			continue
+		}
+		if len(page) == per {
+			next = d.ID
+			break
+		}
+		page = append(page, d)
+	}
+	items := make([][]byte, 0, len(page))
+	for _, d := range page {
+		items = append(items, enc(hookDelivery(d, false)))
+	}
+	out := resp{status: 200, body: array(items)}
+	if next != 0 {
+		q.Set("per_page", strconv.Itoa(per))
+		q.Set("cursor", formatInt(next))
+		out.link = "<" + s.w.base + c.r.URL.Path + "?" + q.Encode() + `>; rel="next"`
+	}
+	return out
+}
+
+func (s *Server) getDelivery(c *reqCtx) resp {
+	id, _ := strconv.ParseInt(c.r.PathValue("id"), 10, 64)
+	d := s.Delivery(id)
+	if d == nil {
+		return notFound()
+	}
+	return jsonResp(200, enc(hookDelivery(d, true)))
+}
+
+func (s *Server) redeliver(c *reqCtx) resp {
+	id, _ := strconv.ParseInt(c.r.PathValue("id"), 10, 64)
+	if s.Delivery(id) == nil {
+		return notFound()
+	}
+	// Deliver after the world lock is released: the receiver may call back.
+	s.mu.RUnlock()
+	_, err := s.Redeliver(c.r.Context(), id)
+	s.mu.RLock()
+	if err != nil {
+		return notFound()
+	}
+	return jsonResp(http.StatusAccepted, []byte("{}"))
+}
