@@ -94,13 +94,3 @@ func decode[T any](eventType, deliveryID string, payload []byte) (*T, delivery, 
 	}
 	return &ev, d, nil
 }
-
-// alreadyStored says whether d's GUID was processed before (a redelivery),
-// so that work done ahead of the transaction, such as an inline GitHub
-// fetch, is not spent on a delivery that will change nothing. On doubt it
-// says no: the transaction still decides.
-func (b *Base) alreadyStored(ctx context.Context, d delivery) bool {
-	var status string
-	err := b.DB.QueryRowContext(ctx, `SELECT status FROM webhook_delivery WHERE delivery_id = $1`, d.id).Scan(&status)
-	return err == nil && status != StatusFailed
-}

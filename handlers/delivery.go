@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"strings"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
-	"github.com/webhookdb/webhookdb/internal/httpjson"
 	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/process"
 )
@@ -44,37 +42,6 @@ func (e *PayloadError) Error() string {
 
 func (e *PayloadError) Unwrap() error { return e.Err }
 
-// Scheduler is the part of *jobs.Scheduler the handlers use to queue
-// follow-up work.
-type Scheduler interface {
-	// ScanInTx records a scan in the delivery's transaction (so a commit
-	// never loses its follow-up work) and returns what queues it now.
-	ScanInTx(ctx context.Context, tx *sql.Tx, req jobs.ScanRequest) (scanID int64, joined bool, enqueue func() error, err error)
-	// CancelInstallationInTx ends an installation's queued and running
-	// scans in the delivery's transaction.
-	CancelInstallationInTx(ctx context.Context, tx *sql.Tx, installationID int64) error
-}
-
-// Base is embedded in every event handler: what a handler needs to store
-// a delivery and queue its follow-up work.
-type Base struct {
-	DB        *sql.DB
-	Scheduler Scheduler
-	GitHub    githubapp.ClientCreator
-	Logger    zerolog.Logger
-
-	metrics *metrics
-	// hooks lets tests act at a precise point of a delivery (the database
-	// going away before commit) without sleeping.
-	hooks *hooks
-}
-
-type hooks struct {
-	// beforeCommit runs after the effect is written, before the commit;
-	// an error fails the delivery there.
-	beforeCommit func() error
-}
-
 // delivery is one webhook delivery as recorded in webhook_delivery.
 type delivery struct {
 	event          string
@@ -83,6 +50,18 @@ type delivery struct {
 	installationID int64
 	repoID         int64
 	payload        []byte
+	// received is its arrival at the endpoint: the stored data is as of
+	// then, before any inline fetch. Zero means now.
+	received time.Time
+}
+
+// outcome is what storing a delivery came to. run returns it as a value;
+// the endpoint turns it into the answer, the log line and the metrics.
+type outcome struct {
+	delivery delivery
+	// status is the stored status (processed, stale, failed) or duplicate;
+	// empty when the delivery never reached the database.
+	status string
 }
 
 // deliveryTx is the transaction of one delivery. Follow-up scans are
@@ -146,15 +125,13 @@ func parsePayload(eventType, deliveryID string, payload []byte, v any) error {
 // run stores one delivery: the claim of its GUID, its effect and its final
 // status in one transaction. A GUID already stored (other than failed)
 // changes nothing. On failure the effect is rolled back and the failure is
-// recorded on its own.
-func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
-	info := requestInfoFrom(ctx)
-	// The data is as of its arrival, before any inline fetch.
-	start := info.received
-	if start.IsZero() {
-		start = time.Now()
+// recorded on its own. It reports what happened as an outcome, also on
+// failure, and leaves answering to the endpoint.
+func (b *Base) run(ctx context.Context, d delivery, apply effect) (outcome, error) {
+	if d.received.IsZero() {
+		d.received = time.Now()
 	}
-	info.setDelivery(d)
+	out := outcome{delivery: d}
 	// The dispatcher's logger already names the event and delivery.
 	logger := zerolog.Ctx(ctx).With().
 		Str("github_action", d.action).
@@ -164,10 +141,10 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
 	ctx = logger.WithContext(ctx)
 
 	if d.id == "" {
-		return &PayloadError{Event: d.event, Err: errors.New("missing X-GitHub-Delivery header")}
+		return out, &PayloadError{Event: d.event, Err: errors.New("missing X-GitHub-Delivery header")}
 	}
 
-	status, after, err := b.store(ctx, d, start, apply)
+	status, after, err := b.store(ctx, d, apply)
 	// A deadlock victim or serialization failure is rolled back whole and
 	// succeeds when run again; GitHub would not redeliver a 500 by itself.
 	for attempt := 2; err != nil && isRetryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
@@ -177,20 +154,20 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
 		if !waitRetry(ctx, attempt) {
 			break
 		}
-		status, after, err = b.store(ctx, d, start, apply)
+		status, after, err = b.store(ctx, d, apply)
 	}
 	if err != nil {
-		info.setStatus(StatusFailed)
-		recordFailure(ctx, b.DB, d, start, err)
+		out.status = StatusFailed
+		recordFailure(ctx, b.DB, d, err)
 		var pe *PayloadError
 		if errors.As(err, &pe) {
 			pe.recorded = true
 		} else if errors.Is(err, process.ErrInvalid) || isDataError(err) {
 			err = &PayloadError{Event: d.event, DeliveryID: d.id, Err: err, recorded: true}
 		}
-		return err
+		return out, err
 	}
-	info.setStatus(status)
+	out.status = status
 	// The follow-up scans are committed with the delivery; queueing their
 	// jobs now is only a shortcut past the sweeper, so an error here does
 	// not fail the delivery. It is queued even if GitHub has stopped
@@ -204,10 +181,7 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) error {
 		}
 		cancel()
 	}
-	githubapp.SetResponder(ctx, func(w http.ResponseWriter, r *http.Request) {
-		httpjson.Write(w, http.StatusOK, map[string]string{"message": status})
-	})
-	return nil
+	return out, nil
 }
 
 // isDataError is true when PostgreSQL refused the values themselves (class
@@ -246,7 +220,15 @@ func isRetryable(err error) bool {
 // duplicate is the status answered for a GUID already stored.
 const duplicate = "duplicate"
 
-func (b *Base) store(ctx context.Context, d delivery, start time.Time, apply effect) (string, []func(context.Context) error, error) {
+// store runs one attempt of a delivery's transaction and returns its
+// status and the follow-up work to queue now that it is committed.
+//
+// Its two statements on webhook_delivery stay hand-written SQL: they are
+// the hot path of every delivery, the claim is a conditional upsert
+// (DO UPDATE ... WHERE status = 'failed' RETURNING) that the models'
+// Upsert cannot state, and the final update takes the database's now()
+// without the query builder's allocations.
+func (b *Base) store(ctx context.Context, d delivery, apply effect) (string, []func(context.Context) error, error) {
 	tx, err := b.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return "", nil, fmt.Errorf("begin %s delivery %s: %w", d.event, d.id, err)
@@ -266,7 +248,7 @@ ON CONFLICT (delivery_id) DO UPDATE SET
   error = NULL, processed_at = NULL, payload = EXCLUDED.payload
 WHERE webhook_delivery.status = 'failed'
 RETURNING delivery_id`,
-		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), start, jsonText(d.payload),
+		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, jsonText(d.payload),
 	).Scan(&claimed)
 	if errors.Is(err, sql.ErrNoRows) {
 		zerolog.Ctx(ctx).Info().Msg("delivery already stored; nothing to do")
@@ -276,13 +258,13 @@ RETURNING delivery_id`,
 		return "", nil, fmt.Errorf("claim %s delivery %s: %w", d.event, d.id, err)
 	}
 
-	dtx := &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: start}}
-	outcome, err := apply(ctx, dtx)
+	dtx := &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: d.received}}
+	mainObject, err := apply(ctx, dtx)
 	if err != nil {
 		return "", nil, fmt.Errorf("store %s.%s delivery %s: %w", d.event, d.action, d.id, err)
 	}
 	status := StatusProcessed
-	if outcome == process.Stale {
+	if mainObject == process.Stale {
 		status = StatusStale
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE webhook_delivery SET status = $2, processed_at = now() WHERE delivery_id = $1`, d.id, status); err != nil {
@@ -297,56 +279,6 @@ RETURNING delivery_id`,
 		return "", nil, fmt.Errorf("commit %s delivery %s: %w", d.event, d.id, err)
 	}
 	return status, dtx.after, nil
-}
-
-// recordFailure stores a failed delivery in its own small transaction, best
-// effort: when the database is what failed, this fails too and is logged.
-// It never overwrites a copy of the same GUID that succeeded meanwhile.
-func recordFailure(ctx context.Context, db *sql.DB, d delivery, start time.Time, cause error) {
-	logger := zerolog.Ctx(ctx)
-	logger.Error().Err(cause).Msg("delivery failed")
-	if d.id == "" {
-		return
-	}
-	// The request may be canceled already; the record is still worth a try.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	const q = `
-INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, processed_at, status, error, payload)
-VALUES ($1, $2, $3, $4, $5, $6, now(), 'failed', $7, $8::jsonb)
-ON CONFLICT (delivery_id) DO UPDATE SET
-  received_at = EXCLUDED.received_at, processed_at = EXCLUDED.processed_at, error = EXCLUDED.error,
-  payload = COALESCE(EXCLUDED.payload, webhook_delivery.payload)
-WHERE webhook_delivery.status = 'failed'`
-	args := []any{d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), start, cause.Error(), jsonText(d.payload)}
-	_, err := db.ExecContext(ctx, q, args...)
-	if err != nil && args[7] != nil {
-		// The payload itself may be what PostgreSQL refused (jsonb has no
-		// \u0000); the failure is still worth recording without it.
-		args[7] = nil
-		_, err = db.ExecContext(ctx, q, args...)
-	}
-	if err != nil {
-		logger.Error().Err(err).Msg("record failed delivery")
-	}
-}
-
-// recordIgnored stores a delivery of an event no handler takes. It reports
-// false when the GUID was stored already (a redelivery).
-func recordIgnored(ctx context.Context, db *sql.DB, d delivery) (bool, error) {
-	res, err := db.ExecContext(ctx, `
-INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, processed_at, status, payload)
-VALUES ($1, $2, $3, $4, $5, now(), 'ignored', $6::jsonb)
-ON CONFLICT (delivery_id) DO NOTHING`,
-		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), jsonText(d.payload))
-	if err != nil {
-		return false, fmt.Errorf("record ignored %s delivery %s: %w", d.event, d.id, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("record ignored %s delivery %s: %w", d.event, d.id, err)
-	}
-	return n == 1, nil
 }
 
 // envelope holds the fields every event payload may carry.
@@ -375,15 +307,4 @@ func newDelivery(eventType, deliveryID string, payload []byte) (delivery, error)
 		repoID:         env.Repository.ID,
 		payload:        payload,
 	}, nil
-}
-
-func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
-func nullInt(n int64) sql.NullInt64      { return sql.NullInt64{Int64: n, Valid: n != 0} }
-
-// jsonText passes a payload as text for a ::jsonb parameter; nil when empty.
-func jsonText(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return string(b)
 }

@@ -23,7 +23,7 @@ func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string,
 	if ev.Installation == nil || ev.Installation.ID == nil {
 		return invalid(d, "installation event without installation")
 	}
-	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, nil, nil, ev.Sender); err != nil {
 			return 0, err
 		}

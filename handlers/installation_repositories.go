@@ -23,7 +23,7 @@ func (h *InstallationRepositories) Handle(ctx context.Context, eventType, delive
 	if ev.Installation == nil || ev.Installation.ID == nil {
 		return invalid(d, "installation_repositories event without installation")
 	}
-	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, nil, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

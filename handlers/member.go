@@ -69,7 +69,7 @@ func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, paylo
 			zerolog.Ctx(ctx).Warn().Err(err).Msg("fetch collaborator permission")
 		}
 	}
-	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

@@ -21,7 +21,7 @@ func (h *Ping) Handle(ctx context.Context, eventType, deliveryID string, payload
 	if err != nil {
 		return err
 	}
-	if err := h.run(ctx, d, func(context.Context, *deliveryTx) (process.Outcome, error) { return 0, nil }); err != nil {
+	if err := h.deliver(ctx, d, func(context.Context, *deliveryTx) (process.Outcome, error) { return 0, nil }); err != nil {
 		return err
 	}
 	githubapp.SetResponder(ctx, func(w http.ResponseWriter, r *http.Request) {

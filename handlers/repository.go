@@ -22,7 +22,7 @@ func (h *Repository) Handle(ctx context.Context, eventType, deliveryID string, p
 	if ev.Repo == nil || ev.Repo.ID == nil {
 		return invalid(d, "repository event without repository")
 	}
-	return h.run(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		// The repository is the main object here, not part of the envelope.
 		if err := h.storeEnvelope(ctx, tx, nil, nil, ev.Sender); err != nil {
 			return 0, err

@@ -1,8 +1,3 @@
-// Package handlers is the replication layer: one go-githubapp event handler
-// per GitHub webhook event, behind the dispatcher served at POST
-// /replication. A handler parses the payload, writes it through process/
-// in the delivery's transaction, and queues follow-up work with the jobs
-// Scheduler.
 package handlers
 
 import (
@@ -18,7 +13,6 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/webhookdb/webhookdb/internal/httpjson"
@@ -27,44 +21,6 @@ import (
 // DefaultMaxBodyBytes is the largest webhook body accepted (GitHub caps
 // payloads at 25 MiB).
 const DefaultMaxBodyBytes = 25 << 20
-
-// Deps is what the webhook endpoint needs, built once by the app.
-type Deps struct {
-	DB        *sql.DB
-	Scheduler Scheduler
-	GitHub    githubapp.ClientCreator
-	Logger    zerolog.Logger
-	// Metrics is the app's registry; nil registers nothing.
-	Metrics prometheus.Registerer
-	// WebhookSecret signs every delivery. Empty refuses every delivery:
-	// an unsigned webhook would let anyone write the replica.
-	WebhookSecret string
-	// MaxBodyBytes caps a body; 0 means DefaultMaxBodyBytes.
-	MaxBodyBytes int64
-}
-
-// NewBase builds the Base every handler embeds.
-func NewBase(d Deps) Base {
-	return Base{DB: d.DB, Scheduler: d.Scheduler, GitHub: d.GitHub, Logger: d.Logger, metrics: newMetrics(d.Metrics, d.Logger)}
-}
-
-// Handlers are every event handler, in dispatch order.
-func Handlers(b Base) []githubapp.EventHandler {
-	return []githubapp.EventHandler{
-		&Ping{Base: b},
-		&Installation{Base: b},
-		&InstallationRepositories{Base: b},
-		&Repository{Base: b},
-		&Issues{Base: b},
-		&IssueComment{Base: b},
-		&Label{Base: b},
-		&Milestone{Base: b},
-		&PullRequest{Base: b},
-		&PullRequestReview{Base: b},
-		&PullRequestReviewComment{Base: b},
-		&Member{Base: b},
-	}
-}
 
 // NewWebhookHandler builds the webhook endpoint: body limit, signature
 // check, go-githubapp's dispatcher with webhookdb's answers, logging and
@@ -114,6 +70,7 @@ type requestInfo struct {
 	repoID         int64
 }
 
+// setDelivery names the delivery in the log line.
 func (i *requestInfo) setDelivery(d delivery) {
 	if i == nil {
 		return
@@ -123,6 +80,7 @@ func (i *requestInfo) setDelivery(d delivery) {
 	i.action, i.installationID, i.repoID = d.action, d.installationID, d.repoID
 }
 
+// setStatus is the status of the log line and the metrics.
 func (i *requestInfo) setStatus(s string) {
 	if i == nil {
 		return
@@ -141,6 +99,32 @@ func requestInfoFrom(ctx context.Context) *requestInfo {
 		return i
 	}
 	return &requestInfo{}
+}
+
+// deliver stores a delivery through run and hands its outcome to the
+// endpoint: the request's holder for the log line and the metrics, and the
+// dispatcher's responder for the answer.
+//
+// go-githubapp's EventHandler.Handle returns only an error, so an outcome
+// cannot come back past the dispatcher as a value. run and store compute it
+// as one and never touch the request; this adapter, at the endpoint's
+// boundary, is the only code outside the endpoint's callbacks that writes
+// the holder.
+func (b *Base) deliver(ctx context.Context, d delivery, apply effect) error {
+	info := requestInfoFrom(ctx)
+	d.received = info.received
+	out, err := b.run(ctx, d, apply)
+	info.setDelivery(out.delivery)
+	if out.status != "" {
+		info.setStatus(out.status)
+	}
+	if err != nil {
+		return err
+	}
+	githubapp.SetResponder(ctx, func(w http.ResponseWriter, r *http.Request) {
+		httpjson.Write(w, http.StatusOK, map[string]string{"message": out.status})
+	})
+	return nil
 }
 
 // Statuses of the metrics that are not stored statuses.
@@ -249,7 +233,8 @@ func (h *webhookHandler) onError(w http.ResponseWriter, r *http.Request, err err
 			if json.Valid(info.body) {
 				d.payload = info.body
 			}
-			recordFailure(r.Context(), h.db, d, time.Now(), err)
+			d.received = time.Now()
+			recordFailure(r.Context(), h.db, d, err)
 		}
 		info.setStatus(statusInvalid)
 		httpjson.Write(w, http.StatusBadRequest, map[string]string{"message": pe.Error()})
