@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -61,25 +60,6 @@ func (t target) key() string {
 	return "repo:" + strings.ToLower(t.fullName())
 }
 
-// rateHeaders are GitHub's X-RateLimit-* headers of the last call made for
-// a request, passed back to the caller.
-type rateHeaders http.Header
-
-func (h *rateHeaders) record(resp *github.Response) {
-	if resp == nil || resp.Response == nil {
-		return
-	}
-	if out := rateOnly(resp.Header); len(out) > 0 {
-		*h = rateHeaders(out)
-	}
-}
-
-func (h rateHeaders) copyTo(w http.Header) {
-	for k, vs := range h {
-		w[k] = append([]string(nil), vs...)
-	}
-}
-
 // authorizer asks GitHub whether a token reaches a target, and remembers
 // the answers that said yes for a while, keyed by a hash of the token.
 type authorizer struct {
@@ -94,7 +74,7 @@ type authorizer struct {
 // authorize says who the token's holder is ("installation:<id>" or a
 // login) when GitHub confirms it reaches t. Its errors are
 // errBadCredentials, errForbidden, *rateLimited and *githubError.
-func (a *authorizer) authorize(ctx context.Context, token string, t target, rh *rateHeaders) (string, error) {
+func (a *authorizer) authorize(ctx context.Context, token string, t target, rh *rateLimitHeaders) (string, error) {
 	cacheKey := tokenHash(token) + "|" + t.key()
 	if who, ok := a.cache.get(cacheKey); ok {
 		return who, nil
@@ -114,10 +94,10 @@ func (a *authorizer) authorize(ctx context.Context, token string, t target, rh *
 // check says whether GitHub accepts the token at all, as an installation
 // or a user token, for answers that do not depend on what it reaches (a
 // repository without the app). Errors as authorize's.
-func (a *authorizer) check(ctx context.Context, token string, rh *rateHeaders) error {
+func (a *authorizer) check(ctx context.Context, token string, rh *rateLimitHeaders) error {
 	c := a.tokenClient(token)
 	_, resp, err := c.Apps.ListRepos(ctx, &github.ListOptions{PerPage: 1})
-	rh.record(resp)
+	rh.recordResponse(resp)
 	if err == nil {
 		return nil
 	}
@@ -127,7 +107,7 @@ func (a *authorizer) check(ctx context.Context, token string, rh *rateHeaders) e
 		return githubFailure("list the repositories of the token's installation", err)
 	}
 	_, resp, err = c.Users.Get(ctx, "")
-	rh.record(resp)
+	rh.recordResponse(resp)
 	if err != nil {
 		if code := classify(err); code == http.StatusUnauthorized || code == http.StatusForbidden {
 			return errBadCredentials
@@ -149,12 +129,12 @@ func (a *authorizer) tokenClient(token string) *github.Client {
 
 // asInstallation treats the token as an installation token: GitHub lists
 // the repositories of its installation.
-func (a *authorizer) asInstallation(ctx context.Context, c *github.Client, t target, rh *rateHeaders) (string, error) {
-	opts := &github.ListOptions{PerPage: 100}
+func (a *authorizer) asInstallation(ctx context.Context, c *github.Client, t target, rh *rateLimitHeaders) (string, error) {
+	page := &github.ListOptions{PerPage: 100}
 	first := true
 	for {
-		list, resp, err := c.Apps.ListRepos(ctx, opts)
-		rh.record(resp)
+		list, resp, err := c.Apps.ListRepos(ctx, page)
+		rh.recordResponse(resp)
 		if err != nil {
 			switch classify(err) {
 			case http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound:
@@ -194,16 +174,16 @@ func (a *authorizer) asInstallation(ctx context.Context, c *github.Client, t tar
 		if resp.NextPage == 0 {
 			return "", errForbidden
 		}
-		opts.Page = resp.NextPage
+		page.Page = resp.NextPage
 		first = false
 	}
 }
 
 // asUser treats the token as a user access token: the user must reach the
 // target through an installation of this app.
-func (a *authorizer) asUser(ctx context.Context, c *github.Client, t target, rh *rateHeaders) (string, error) {
+func (a *authorizer) asUser(ctx context.Context, c *github.Client, t target, rh *rateLimitHeaders) (string, error) {
 	user, resp, err := c.Users.Get(ctx, "")
-	rh.record(resp)
+	rh.recordResponse(resp)
 	if err != nil {
 		if code := classify(err); code == http.StatusUnauthorized || code == http.StatusForbidden {
 			return "", errBadCredentials
@@ -212,10 +192,10 @@ func (a *authorizer) asUser(ctx context.Context, c *github.Client, t target, rh 
 	}
 	login := user.GetLogin()
 	found := false
-	opts := &github.ListOptions{PerPage: 100}
+	page := &github.ListOptions{PerPage: 100}
 	for !found {
-		insts, resp, err := c.Apps.ListUserInstallations(ctx, opts)
-		rh.record(resp)
+		insts, resp, err := c.Apps.ListUserInstallations(ctx, page)
+		rh.recordResponse(resp)
 		if err != nil {
 			if classify(err) == http.StatusForbidden || classify(err) == http.StatusNotFound {
 				return "", errForbidden
@@ -231,7 +211,7 @@ func (a *authorizer) asUser(ctx context.Context, c *github.Client, t target, rh 
 		if resp.NextPage == 0 {
 			break
 		}
-		opts.Page = resp.NextPage
+		page.Page = resp.NextPage
 	}
 	if !found {
 		return "", errForbidden
@@ -239,10 +219,10 @@ func (a *authorizer) asUser(ctx context.Context, c *github.Client, t target, rh 
 	if t.repo == "" {
 		return login, nil
 	}
-	opts = &github.ListOptions{PerPage: 100}
+	page = &github.ListOptions{PerPage: 100}
 	for {
-		list, resp, err := c.Apps.ListUserRepos(ctx, t.installationID, opts)
-		rh.record(resp)
+		list, resp, err := c.Apps.ListUserRepos(ctx, t.installationID, page)
+		rh.recordResponse(resp)
 		if err != nil {
 			if classify(err) == http.StatusForbidden || classify(err) == http.StatusNotFound {
 				return "", errForbidden
@@ -257,7 +237,7 @@ func (a *authorizer) asUser(ctx context.Context, c *github.Client, t target, rh 
 		if resp.NextPage == 0 {
 			return "", errForbidden
 		}
-		opts.Page = resp.NextPage
+		page.Page = resp.NextPage
 	}
 }
 
@@ -323,68 +303,4 @@ func bearerToken(r *http.Request) (string, bool) {
 		return tok, true
 	}
 	return "", false
-}
-
-// confirmations is a small bounded cache of positive answers with a time
-// to live, owned by one authorizer.
-type confirmations struct {
-	ttl time.Duration
-	max int
-	now func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]confirmation
-}
-
-type confirmation struct {
-	who     string
-	expires time.Time
-}
-
-func newConfirmations(ttl time.Duration, max int, now func() time.Time) *confirmations {
-	return &confirmations{ttl: ttl, max: max, now: now, entries: map[string]confirmation{}}
-}
-
-func (c *confirmations) get(key string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	if !ok {
-		return "", false
-	}
-	if !c.now().Before(e.expires) {
-		delete(c.entries, key)
-		return "", false
-	}
-	return e.who, true
-}
-
-func (c *confirmations) put(key, who string) {
-	if c.ttl <= 0 {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	if len(c.entries) >= c.max {
-		for k, e := range c.entries {
-			if !now.Before(e.expires) {
-				delete(c.entries, k)
-			}
-		}
-		// Still full: drop arbitrary entries; they are only a shortcut.
-		for k := range c.entries {
-			if len(c.entries) < c.max {
-				break
-			}
-			delete(c.entries, k)
-		}
-	}
-	c.entries[key] = confirmation{who: who, expires: now.Add(c.ttl)}
-}
-
-func (c *confirmations) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
 }

@@ -31,7 +31,7 @@ func TestInstallationTokenOfAnotherApp(t *testing.T) {
 			return 0, fmt.Errorf("%s/%s: %w", owner, repo, jobs.ErrNoInstallation)
 		},
 	}
-	var rh rateHeaders
+	var rh rateLimitHeaders
 	_, err = a.authorize(context.Background(), h.gh.InstallationToken(h.inst1), target{installationID: h.instP}, &rh)
 	if !errors.Is(err, errForbidden) || authStatus(err) != 403 {
 		t.Fatalf("err = %v (answer %d), want errForbidden (403)", err, authStatus(err))

@@ -128,7 +128,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		t.Fatalf("ui: %v", err)
 	}
 	t.Cleanup(h.pages.Close)
-	opts := Deps{
+	loadDeps := Deps{
 		DB: env.DB, Scheduler: h.sched, Sessions: h.pages,
 		V3APIURL: cfg.V3APIURL, GitHub: h.cc, Logger: logger,
 	}
@@ -137,8 +137,8 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if err != nil {
 		t.Fatalf("client creator: %v", err)
 	}
-	opts.Inline = jobs.NewSyncer(inlineDeps)
-	h.handler, err = New(opts)
+	loadDeps.Inline = jobs.NewSyncer(inlineDeps)
+	h.handler, err = New(loadDeps)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}

@@ -5,27 +5,38 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+
+	"github.com/google/go-github/v60/github"
 )
 
-// The inline sync calls GitHub through the app's installation clients, out
-// of our sight; RecordRateLimit, installed on those clients, hands the
-// X-RateLimit-* headers of each answer to the load request that caused it,
-// found in the request's context.
+// A load request answers with GitHub's X-RateLimit-* headers of the last
+// GitHub call made for it, so the caller sees the budget it spends. Two
+// kinds of calls feed them: the token checks of the authorizer, which hand
+// their answers over directly, and the inline sync, which calls GitHub
+// through the app's installation clients, out of our sight; for those,
+// RecordRateLimit, installed on the clients, finds the request's
+// rateLimitHeaders in the request's context.
 
-type rateRecorderKey struct{}
+type rateLimitHeadersKey struct{}
 
-// rateRecorder holds the last rate-limit headers seen for one request.
-type rateRecorder struct {
+// rateLimitHeaders holds the X-RateLimit-* headers of the last GitHub
+// answer seen for one load request. The zero value is ready to use; the
+// mutex is there because the inline sync's clients may record from other
+// goroutines.
+type rateLimitHeaders struct {
 	mu sync.Mutex
 	h  http.Header
 }
 
-func withRateRecorder(ctx context.Context) (context.Context, *rateRecorder) {
-	rec := &rateRecorder{}
-	return context.WithValue(ctx, rateRecorderKey{}, rec), rec
+// withRateLimitHeaders puts a new rateLimitHeaders in ctx for
+// RecordRateLimit to fill.
+func withRateLimitHeaders(ctx context.Context) (context.Context, *rateLimitHeaders) {
+	rh := &rateLimitHeaders{}
+	return context.WithValue(ctx, rateLimitHeadersKey{}, rh), rh
 }
 
-func (r *rateRecorder) record(h http.Header) {
+// record keeps the rate-limit headers of h, when it has any.
+func (r *rateLimitHeaders) record(h http.Header) {
 	out := rateOnly(h)
 	if len(out) == 0 {
 		return
@@ -35,7 +46,17 @@ func (r *rateRecorder) record(h http.Header) {
 	r.mu.Unlock()
 }
 
-func (r *rateRecorder) copyTo(w http.Header) {
+// recordResponse is record for a go-github answer, which is nil when the
+// call got no answer.
+func (r *rateLimitHeaders) recordResponse(resp *github.Response) {
+	if resp == nil || resp.Response == nil {
+		return
+	}
+	r.record(resp.Header)
+}
+
+// copyTo sets the recorded headers on w, leaving the others alone.
+func (r *rateLimitHeaders) copyTo(w http.Header) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k, vs := range r.h {
@@ -61,8 +82,8 @@ func RecordRateLimit(next http.RoundTripper) http.RoundTripper {
 	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := next.RoundTrip(req)
 		if resp != nil {
-			if rec, ok := req.Context().Value(rateRecorderKey{}).(*rateRecorder); ok {
-				rec.record(resp.Header)
+			if rh, ok := req.Context().Value(rateLimitHeadersKey{}).(*rateLimitHeaders); ok {
+				rh.record(resp.Header)
 			}
 		}
 		return resp, err

@@ -1,0 +1,32 @@
+package ui
+
+import (
+	"html/template"
+	"net/http"
+)
+
+var homePage = template.Must(template.New("home").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>webhookdb</title></head>
+<body>
+<h1>webhookdb</h1>
+{{if .Login}}<p>Logged in as <strong>{{.Login}}</strong>.</p>
+<meta name="csrf-token" content="{{.CSRF}}">
+{{else if .AuthRoute}}<p>Not logged in. <a href="{{.AuthRoute}}">Log in with GitHub</a>.</p>
+{{else}}<p>Not logged in. Login with GitHub is not configured on this server.</p>
+{{end}}</body></html>
+`))
+
+func (u *UI) home(w http.ResponseWriter, r *http.Request) {
+	data := struct{ Login, CSRF, AuthRoute string }{}
+	if u.deps.GitHubConfig.OAuth.ClientID != "" {
+		data.AuthRoute = AuthRoute
+	}
+	if login, _, ok := u.User(r); ok {
+		data.Login = login
+		data.CSRF = u.CSRFToken(r)
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	if err := homePage.Execute(w, data); err != nil {
+		u.deps.Logger.Warn().Err(err).Msg("render home page")
+	}
+}
