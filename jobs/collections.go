@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/volatiletech/sqlboiler/v4/boil"
 
 	"github.com/webhookdb/webhookdb/process"
 )
@@ -49,29 +50,17 @@ type collection struct {
 	// path is the list URL (relative to the API base) without the page.
 	path    func(sc *scanRow) string
 	newPage func() pageIO
-	// sweep deletes the rows GitHub no longer listed; the seen ids and
-	// keys are in scan_page of scan $1. Nil: never swept.
-	sweep func(ctx context.Context, tx *sql.Tx, sc *scanRow) (int64, error)
+	// sweep deletes the rows GitHub no longer listed (seen: what the
+	// scan's pages listed). Nil: never swept.
+	sweep func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error)
 	// finish stamps <collection>_last_scanned_at (complete scans only).
 	finish func(ctx context.Context, tx *sql.Tx, sc *scanRow) error
 	// children are the scans chained after this one with children=true.
 	children func(ctx context.Context, tx *sql.Tx, sc *scanRow) ([]ScanRequest, error)
-	// stored is SQL true when the row of s.v, one of the ids (or keys,
-	// with byKey) a page listed, is stored under parent $2; a 304 page
-	// with a row missing is fetched again.
-	stored string
-	byKey  bool
-}
-
-// parentID is the $2 of collection.stored.
-func (c *collection) parentID(sc *scanRow) int64 {
-	switch c.parent {
-	case "repo":
-		return sc.RepoID.Int64
-	case "pull":
-		return sc.PullID.Int64
-	}
-	return sc.InstallationID.Int64
+	// missing says whether a row a page listed (when its ETag was stored)
+	// is no longer stored under the scan's parent; a 304 page with a row
+	// missing is fetched again.
+	missing func(ctx context.Context, exec boil.ContextExecutor, sc *scanRow, listed seenRows) (bool, error)
 }
 
 // repoPath is the API path of the scan's repository, or of rest under it.
@@ -90,60 +79,48 @@ func stateOf(sc *scanRow) string {
 	return sc.Params.State
 }
 
-// seenIDs and seenKeys are SQL for the ids and keys every page of scan $1
-// listed (a 304 page has its ids copied from api_etag).
-const (
-	seenIDs  = `ARRAY(SELECT DISTINCT unnest(seen_ids) FROM scan_page WHERE scan_id = $1 AND seen_ids IS NOT NULL)`
-	seenKeys = `ARRAY(SELECT DISTINCT unnest(seen_keys) FROM scan_page WHERE scan_id = $1 AND seen_keys IS NOT NULL)`
-	// notNewer keeps rows written after the scan started, by a webhook
-	// or another API read (an inline sync): GitHub may have created them
-	// after we read their page.
-	notNewer = ` AND (last_replicated_at IS NULL OR last_replicated_at < $3)`
-)
+// The sweeps, stamps and checks of the collections, by parent: each calls
+// its process/ function (the only code that writes github_* tables).
 
-func execCount(ctx context.Context, tx *sql.Tx, what, q string, args ...any) (int64, error) {
-	res, err := tx.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", what, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", what, err)
-	}
-	return n, nil
-}
+type idSweep func(ctx context.Context, exec boil.ContextExecutor, parentID int64, seen []int64, scanStarted time.Time) (int64, error)
 
-func sweepByRepo(table, col, seen string) func(ctx context.Context, tx *sql.Tx, sc *scanRow) (int64, error) {
-	return func(ctx context.Context, tx *sql.Tx, sc *scanRow) (int64, error) {
-		q := `DELETE FROM ` + table + ` WHERE repo_id = $2 AND NOT (` + col + ` = ANY(` + seen + `))` + notNewer
-		return execCount(ctx, tx, "sweep "+table+" of "+sc.target(), q, sc.ID, sc.RepoID.Int64, sc.StartedAt.Time)
+func sweepRepoIDs(f idSweep) func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error) {
+	return func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error) {
+		return f(ctx, tx, sc.RepoID.Int64, seen.ids, sc.StartedAt.Time)
 	}
 }
 
-func sweepByPull(table, col, seen string) func(ctx context.Context, tx *sql.Tx, sc *scanRow) (int64, error) {
-	return func(ctx context.Context, tx *sql.Tx, sc *scanRow) (int64, error) {
-		q := `DELETE FROM ` + table + ` WHERE pull_request_id = $2 AND NOT (` + col + ` = ANY(` + seen + `))` + notNewer
-		return execCount(ctx, tx, "sweep "+table+" of "+sc.target(), q, sc.ID, sc.PullID.Int64, sc.StartedAt.Time)
+func sweepPullIDs(f idSweep) func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error) {
+	return func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error) {
+		return f(ctx, tx, sc.PullID.Int64, seen.ids, sc.StartedAt.Time)
 	}
 }
 
-func stampRepo(col string) func(ctx context.Context, tx *sql.Tx, sc *scanRow) error {
+type stamp func(ctx context.Context, exec boil.ContextExecutor, parentID int64, at time.Time) error
+
+func stampRepo(f stamp) func(ctx context.Context, tx *sql.Tx, sc *scanRow) error {
 	return func(ctx context.Context, tx *sql.Tx, sc *scanRow) error {
-		_, err := tx.ExecContext(ctx, `UPDATE github_repository SET `+col+` = $2 WHERE id = $1`, sc.RepoID.Int64, sc.StartedAt.Time)
-		if err != nil {
-			return fmt.Errorf("stamp %s of %s: %w", col, sc.target(), err)
-		}
-		return nil
+		return f(ctx, tx, sc.RepoID.Int64, sc.StartedAt.Time)
 	}
 }
 
-func stampPull(col string) func(ctx context.Context, tx *sql.Tx, sc *scanRow) error {
+func stampPull(f stamp) func(ctx context.Context, tx *sql.Tx, sc *scanRow) error {
 	return func(ctx context.Context, tx *sql.Tx, sc *scanRow) error {
-		_, err := tx.ExecContext(ctx, `UPDATE github_pull_request SET `+col+` = $2 WHERE id = $1`, sc.PullID.Int64, sc.StartedAt.Time)
-		if err != nil {
-			return fmt.Errorf("stamp %s of %s: %w", col, sc.target(), err)
-		}
-		return nil
+		return f(ctx, tx, sc.PullID.Int64, sc.StartedAt.Time)
+	}
+}
+
+type missingIDs func(ctx context.Context, exec boil.ContextExecutor, parentID int64, listed []int64) (bool, error)
+
+func missingRepoIDs(f missingIDs) func(ctx context.Context, exec boil.ContextExecutor, sc *scanRow, listed seenRows) (bool, error) {
+	return func(ctx context.Context, exec boil.ContextExecutor, sc *scanRow, listed seenRows) (bool, error) {
+		return f(ctx, exec, sc.RepoID.Int64, listed.ids)
+	}
+}
+
+func missingPullIDs(f missingIDs) func(ctx context.Context, exec boil.ContextExecutor, sc *scanRow, listed seenRows) (bool, error) {
+	return func(ctx context.Context, exec boil.ContextExecutor, sc *scanRow, listed seenRows) (bool, error) {
+		return f(ctx, exec, sc.PullID.Int64, listed.ids)
 	}
 }
 
@@ -171,9 +148,11 @@ func repoChildren(inst int64, owner, repo, by string, full bool) []ScanRequest {
 
 var collections = []*collection{
 	{
-		name:   CollectionRepositories,
-		stored: `EXISTS (SELECT 1 FROM github_installation_repository WHERE installation_id = $2 AND repo_id = s.v)`,
-		path:   func(sc *scanRow) string { return "installation/repositories?per_page=100" },
+		name: CollectionRepositories,
+		missing: func(ctx context.Context, exec boil.ContextExecutor, sc *scanRow, listed seenRows) (bool, error) {
+			return process.MissingInstallationRepositories(ctx, exec, sc.InstallationID.Int64, listed.ids)
+		},
+		path: func(sc *scanRow) string { return "installation/repositories?per_page=100" },
 		newPage: func() pageIO {
 			var lr github.ListRepositories
 			return pageIO{dst: &lr, write: func(ctx context.Context, tx *sql.Tx, sc *scanRow, m process.Meta) (pageResult, error) {
@@ -188,41 +167,31 @@ var collections = []*collection{
 				return r, nil
 			}}
 		},
-		sweep: func(ctx context.Context, tx *sql.Tx, sc *scanRow) (int64, error) {
-			return execCount(ctx, tx, "sweep the repositories of "+sc.target(), `
-				DELETE FROM github_installation_repository
-				WHERE installation_id = $2 AND NOT (repo_id = ANY(`+seenIDs+`)) AND created_at < $3`,
-				sc.ID, sc.InstallationID.Int64, sc.StartedAt.Time)
+		sweep: func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error) {
+			return process.SweepInstallationRepositories(ctx, tx, sc.InstallationID.Int64, seen.ids, sc.StartedAt.Time)
 		},
 		finish: func(ctx context.Context, tx *sql.Tx, sc *scanRow) error {
-			_, err := tx.ExecContext(ctx, `UPDATE github_installation SET repositories_last_scanned_at = $2 WHERE id = $1`,
-				sc.InstallationID.Int64, sc.StartedAt.Time)
-			if err != nil {
-				return fmt.Errorf("stamp repositories_last_scanned_at of %s: %w", sc.target(), err)
-			}
-			return nil
+			return process.StampRepositoriesScanned(ctx, tx, sc.InstallationID.Int64, sc.StartedAt.Time)
 		},
 		children: func(ctx context.Context, tx *sql.Tx, sc *scanRow) ([]ScanRequest, error) {
-			rows, err := tx.QueryContext(ctx, `
-				SELECT owner_login, name FROM github_repository WHERE id = ANY(`+seenIDs+`) ORDER BY id`, sc.ID)
+			seen, err := scanSeen(ctx, tx, sc.ID, false)
+			if err != nil {
+				return nil, err
+			}
+			repos, err := process.RepositoryNames(ctx, tx, seen.ids)
 			if err != nil {
 				return nil, fmt.Errorf("repositories of %s: %w", sc.target(), err)
 			}
-			defer rows.Close()
 			var out []ScanRequest
-			for rows.Next() {
-				var owner, name string
-				if err := rows.Scan(&owner, &name); err != nil {
-					return nil, fmt.Errorf("repositories of %s: %w", sc.target(), err)
-				}
-				out = append(out, repoChildren(sc.InstallationID.Int64, owner, name, sc.RequestedBy, sc.Full)...)
+			for _, r := range repos {
+				out = append(out, repoChildren(sc.InstallationID.Int64, r.Owner, r.Name, sc.RequestedBy, sc.Full)...)
 			}
-			return out, rows.Err()
+			return out, nil
 		},
 	},
 	{
 		name:        CollectionPullRequests,
-		stored:      `EXISTS (SELECT 1 FROM github_pull_request WHERE id = s.v AND base_repo_id = $2)`,
+		missing:     missingRepoIDs(process.MissingPullRequests),
 		incremental: true,
 		parent:      "repo",
 		path: func(sc *scanRow) string {
@@ -242,7 +211,7 @@ var collections = []*collection{
 		}),
 		// Pull requests are not deleted on GitHub; a wrong sweep would also
 		// drop their files and reviews, so they are never swept.
-		finish: stampRepo("pull_requests_last_scanned_at"),
+		finish: stampRepo(process.StampPullRequestsScanned),
 		// The list leaves out what only GET of one pull request has: the
 		// counts (the files scan sums them), mergeable and merged_by. A
 		// merged pull request's merged_by never changes, so it is fetched
@@ -252,45 +221,38 @@ var collections = []*collection{
 		// answers null), so a backfill would pay one request per open pull
 		// for a value that is stale or missing; webhooks bring it.
 		children: func(ctx context.Context, tx *sql.Tx, sc *scanRow) ([]ScanRequest, error) {
-			seen := seenIDs
-			if sc.Since.Valid {
-				// Incremental: only pull requests on pages that changed
-				// can have new files, reviews or comments.
-				seen = `ARRAY(SELECT DISTINCT unnest(seen_ids) FROM scan_page WHERE scan_id = $1 AND seen_ids IS NOT NULL AND NOT not_modified)`
+			// Incremental: only pull requests on pages that changed can
+			// have new files, reviews or comments.
+			seen, err := scanSeen(ctx, tx, sc.ID, sc.Since.Valid)
+			if err != nil {
+				return nil, err
 			}
-			rows, err := tx.QueryContext(ctx, `
-				SELECT number, merged_at IS NOT NULL AND merged_by_id IS NULL
-				FROM github_pull_request WHERE id = ANY(`+seen+`) ORDER BY number`, sc.ID)
+			prs, err := process.ListedPullRequests(ctx, tx, seen.ids)
 			if err != nil {
 				return nil, fmt.Errorf("pull requests of %s: %w", sc.target(), err)
 			}
-			defer rows.Close()
 			var out []ScanRequest
-			for rows.Next() {
-				var n int
-				var needMerger bool
-				if err := rows.Scan(&n, &needMerger); err != nil {
-					return nil, fmt.Errorf("pull requests of %s: %w", sc.target(), err)
-				}
+			for _, pr := range prs {
 				for _, k := range []string{CollectionPullRequestFiles, CollectionPullRequestReviews, CollectionPullRequestReviewComments} {
 					out = append(out, ScanRequest{Kind: k, InstallationID: sc.InstallationID.Int64, Owner: sc.Owner,
-						Repo: sc.Repo, Number: n, RequestedBy: sc.RequestedBy, Full: sc.Full})
+						Repo: sc.Repo, Number: pr.Number, RequestedBy: sc.RequestedBy, Full: sc.Full})
 				}
-				if needMerger {
+				if pr.NeedsMerger {
 					// Never Full: the stored ETag makes the next try of a
 					// pull GitHub gives no merger for (a deleted account)
 					// a free 304.
 					out = append(out, ScanRequest{Kind: JobSyncPullRequest, InstallationID: sc.InstallationID.Int64,
-						Owner: sc.Owner, Repo: sc.Repo, Number: n, RequestedBy: sc.RequestedBy})
+						Owner: sc.Owner, Repo: sc.Repo, Number: pr.Number, RequestedBy: sc.RequestedBy})
 				}
 			}
-			return out, rows.Err()
+			return out, nil
 		},
 	},
 	{
-		name:   CollectionPullRequestFiles,
-		stored: `EXISTS (SELECT 1 FROM github_pull_request_file WHERE pull_request_id = $2 AND filename = s.v)`,
-		byKey:  true,
+		name: CollectionPullRequestFiles,
+		missing: func(ctx context.Context, exec boil.ContextExecutor, sc *scanRow, listed seenRows) (bool, error) {
+			return process.MissingPullRequestFiles(ctx, exec, sc.PullID.Int64, listed.keys)
+		},
 		parent: "pull",
 		path:   func(sc *scanRow) string { return repoPath(sc, fmt.Sprintf("pulls/%d/files?per_page=100", sc.Number)) },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, files []*github.CommitFile, m process.Meta) (pageResult, error) {
@@ -304,34 +266,18 @@ var collections = []*collection{
 			r.items = len(files)
 			return r, nil
 		}),
-		sweep: func(ctx context.Context, tx *sql.Tx, sc *scanRow) (int64, error) {
-			return execCount(ctx, tx, "sweep the files of "+sc.target(), `
-				DELETE FROM github_pull_request_file
-				WHERE pull_request_id = $2 AND NOT (filename = ANY(`+seenKeys+`))`+notNewer,
-				sc.ID, sc.PullID.Int64, sc.StartedAt.Time)
+		sweep: func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error) {
+			return process.DeletePullRequestFilesExceptSince(ctx, tx, sc.PullID.Int64, seen.keys, sc.StartedAt.Time)
 		},
-		finish: func(ctx context.Context, tx *sql.Tx, sc *scanRow) error {
-			// The pull request list lacks additions, deletions and
-			// changed_files; the files just read give them.
-			_, err := tx.ExecContext(ctx, `
-				UPDATE github_pull_request p
-				SET additions = f.additions, deletions = f.deletions, changed_files = f.n,
-				    files_last_scanned_at = $2
-				FROM (SELECT coalesce(sum(additions), 0) AS additions, coalesce(sum(deletions), 0) AS deletions,
-				             count(*) AS n
-				      FROM github_pull_request_file WHERE pull_request_id = $1) f
-				WHERE p.id = $1`, sc.PullID.Int64, sc.StartedAt.Time)
-			if err != nil {
-				return fmt.Errorf("sum the files of %s: %w", sc.target(), err)
-			}
-			return nil
-		},
+		// The pull request list lacks additions, deletions and
+		// changed_files; the files just read give them.
+		finish: stampPull(process.StampFilesScanned),
 	},
 	{
-		name:   CollectionPullRequestReviews,
-		stored: `EXISTS (SELECT 1 FROM github_pull_request_review WHERE id = s.v AND pull_request_id = $2)`,
-		parent: "pull",
-		path:   func(sc *scanRow) string { return repoPath(sc, fmt.Sprintf("pulls/%d/reviews?per_page=100", sc.Number)) },
+		name:    CollectionPullRequestReviews,
+		missing: missingPullIDs(process.MissingPullRequestReviews),
+		parent:  "pull",
+		path:    func(sc *scanRow) string { return repoPath(sc, fmt.Sprintf("pulls/%d/reviews?per_page=100", sc.Number)) },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, reviews []*github.PullRequestReview, m process.Meta) (pageResult, error) {
 			var r pageResult
 			if _, _, err := process.PullRequestReviews(ctx, tx, sc.PullID.Int64, reviews, m); err != nil {
@@ -343,13 +289,13 @@ var collections = []*collection{
 			r.items = len(reviews)
 			return r, nil
 		}),
-		sweep:  sweepByPull("github_pull_request_review", "id", seenIDs),
-		finish: stampPull("reviews_last_scanned_at"),
+		sweep:  sweepPullIDs(process.SweepPullRequestReviews),
+		finish: stampPull(process.StampReviewsScanned),
 	},
 	{
-		name:   CollectionPullRequestReviewComments,
-		stored: `EXISTS (SELECT 1 FROM github_pull_request_review_comment WHERE id = s.v AND pull_request_id = $2)`,
-		parent: "pull",
+		name:    CollectionPullRequestReviewComments,
+		missing: missingPullIDs(process.MissingPullRequestReviewComments),
+		parent:  "pull",
 		path: func(sc *scanRow) string {
 			return repoPath(sc, fmt.Sprintf("pulls/%d/comments?per_page=100", sc.Number))
 		},
@@ -364,12 +310,12 @@ var collections = []*collection{
 			r.items = len(comments)
 			return r, nil
 		}),
-		sweep:  sweepByPull("github_pull_request_review_comment", "id", seenIDs),
-		finish: stampPull("review_comments_last_scanned_at"),
+		sweep:  sweepPullIDs(process.SweepPullRequestReviewComments),
+		finish: stampPull(process.StampReviewCommentsScanned),
 	},
 	{
 		name:        CollectionIssues,
-		stored:      `EXISTS (SELECT 1 FROM github_issue WHERE id = s.v AND repo_id = $2)`,
+		missing:     missingRepoIDs(process.MissingIssues),
 		incremental: true,
 		parent:      "repo",
 		path: func(sc *scanRow) string {
@@ -387,12 +333,12 @@ var collections = []*collection{
 			r.items = len(issues)
 			return r, nil
 		}),
-		sweep:  sweepByRepo("github_issue", "id", seenIDs),
-		finish: stampRepo("issues_last_scanned_at"),
+		sweep:  sweepRepoIDs(process.SweepIssues),
+		finish: stampRepo(process.StampIssuesScanned),
 	},
 	{
 		name:        CollectionIssueComments,
-		stored:      `EXISTS (SELECT 1 FROM github_issue_comment WHERE id = s.v AND repo_id = $2)`,
+		missing:     missingRepoIDs(process.MissingIssueComments),
 		incremental: true,
 		parent:      "repo",
 		path: func(sc *scanRow) string {
@@ -410,13 +356,14 @@ var collections = []*collection{
 			r.items = len(comments)
 			return r, nil
 		}),
-		sweep:  sweepByRepo("github_issue_comment", "id", seenIDs),
-		finish: stampRepo("issue_comments_last_scanned_at"),
+		sweep:  sweepRepoIDs(process.SweepIssueComments),
+		finish: stampRepo(process.StampIssueCommentsScanned),
 	},
 	{
-		name:   CollectionLabels,
-		stored: `EXISTS (SELECT 1 FROM github_issue_label WHERE repo_id = $2 AND name = s.v)`,
-		byKey:  true,
+		name: CollectionLabels,
+		missing: func(ctx context.Context, exec boil.ContextExecutor, sc *scanRow, listed seenRows) (bool, error) {
+			return process.MissingLabels(ctx, exec, sc.RepoID.Int64, listed.keys)
+		},
 		parent: "repo",
 		path:   func(sc *scanRow) string { return repoPath(sc, "labels?per_page=100") },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, labels []*github.Label, m process.Meta) (pageResult, error) {
@@ -430,14 +377,16 @@ var collections = []*collection{
 			r.items = len(labels)
 			return r, nil
 		}),
-		sweep:  sweepByRepo("github_issue_label", "name", seenKeys),
-		finish: stampRepo("labels_last_scanned_at"),
+		sweep: func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error) {
+			return process.SweepLabels(ctx, tx, sc.RepoID.Int64, seen.keys, sc.StartedAt.Time)
+		},
+		finish: stampRepo(process.StampLabelsScanned),
 	},
 	{
-		name:   CollectionMilestones,
-		stored: `EXISTS (SELECT 1 FROM github_milestone WHERE id = s.v AND repo_id = $2)`,
-		parent: "repo",
-		path:   func(sc *scanRow) string { return repoPath(sc, "milestones?state=all&per_page=100") },
+		name:    CollectionMilestones,
+		missing: missingRepoIDs(process.MissingMilestones),
+		parent:  "repo",
+		path:    func(sc *scanRow) string { return repoPath(sc, "milestones?state=all&per_page=100") },
 		newPage: listPage(func(ctx context.Context, tx *sql.Tx, sc *scanRow, list []*github.Milestone, m process.Meta) (pageResult, error) {
 			var r pageResult
 			if _, _, err := process.Milestones(ctx, tx, sc.RepoID.Int64, list, m); err != nil {
@@ -449,8 +398,8 @@ var collections = []*collection{
 			r.items = len(list)
 			return r, nil
 		}),
-		sweep:  sweepByRepo("github_milestone", "id", seenIDs),
-		finish: stampRepo("milestones_last_scanned_at"),
+		sweep:  sweepRepoIDs(process.SweepMilestones),
+		finish: stampRepo(process.StampMilestonesScanned),
 	},
 }
 

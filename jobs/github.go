@@ -2,20 +2,18 @@ package jobs
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/gomodule/redigo/redis"
 	"github.com/google/go-github/v60/github"
 	"github.com/palantir/go-githubapp/githubapp"
+
+	"github.com/webhookdb/webhookdb/process"
 )
 
 // ErrNotFound says GitHub has no such object (404 or 410).
@@ -160,19 +158,12 @@ func (e *engine) installationFor(ctx context.Context, owner, repo string) (int64
 // GET /repos/{o}/{r}/installation with the app's own token. It returns an
 // error wrapping ErrNoInstallation when no installation covers it.
 func InstallationFor(ctx context.Context, db *sql.DB, apps githubapp.ClientCreator, owner, repo string) (int64, error) {
-	var id int64
-	err := db.QueryRowContext(ctx, `
-		SELECT ir.installation_id
-		FROM github_repository r
-		JOIN github_installation_repository ir ON ir.repo_id = r.id
-		JOIN github_installation i ON i.id = ir.installation_id AND i.deleted_at IS NULL
-		WHERE lower(r.full_name) = lower($1)
-		ORDER BY ir.created_at DESC LIMIT 1`, owner+"/"+repo).Scan(&id)
-	switch {
-	case err == nil:
+	id, ok, err := process.RepositoryInstallation(ctx, db, owner, repo)
+	if err != nil {
+		return 0, err
+	}
+	if ok {
 		return id, nil
-	case !errors.Is(err, sql.ErrNoRows):
-		return 0, fmt.Errorf("look up the installation of %s/%s: %w", owner, repo, err)
 	}
 	if apps == nil {
 		return 0, fmt.Errorf("%s/%s is not stored and no GitHub client is configured to ask: %w", owner, repo, ErrNoInstallation)
@@ -190,147 +181,4 @@ func InstallationFor(ctx context.Context, db *sql.DB, apps githubapp.ClientCreat
 		return 0, fmt.Errorf("ask GitHub for the installation of %s/%s: %w", owner, repo, err)
 	}
 	return inst.GetID(), nil
-}
-
-// The installation's shared state lives in Redis so that every worker
-// process sees it: a pause until a rate limit resets, and a set of leases
-// that caps how many of its jobs call GitHub at once.
-
-func (e *engine) pauseKey(inst int64) string {
-	return fmt.Sprintf("%s:webhookdb:paused:%d", e.deps.Namespace, inst)
-}
-
-func (e *engine) leaseKey(inst int64) string {
-	return fmt.Sprintf("%s:webhookdb:leases:%d", e.deps.Namespace, inst)
-}
-
-// pausedUntil says until when the installation waits for a rate limit.
-func (e *engine) pausedUntil(ctx context.Context, inst int64) (time.Time, error) {
-	conn, err := e.deps.Redis.GetContext(ctx)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("redis: %w", err)
-	}
-	defer conn.Close()
-	v, err := redis.Int64(redis.DoContext(conn, ctx, "GET", e.pauseKey(inst)))
-	if errors.Is(err, redis.ErrNil) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read pause of installation %d: %w", inst, err)
-	}
-	t := time.Unix(v, 0)
-	if !t.After(time.Now()) {
-		return time.Time{}, nil
-	}
-	return t, nil
-}
-
-// pause makes the installation's jobs wait until t. A later pause wins.
-func (e *engine) pause(ctx context.Context, inst int64, t time.Time) error {
-	ttl := int64(time.Until(t).Seconds()) + 1
-	if ttl < 1 {
-		return nil
-	}
-	conn, err := e.deps.Redis.GetContext(ctx)
-	if err != nil {
-		return fmt.Errorf("redis: %w", err)
-	}
-	defer conn.Close()
-	_, err = pauseScript.DoContext(ctx, conn, e.pauseKey(inst), t.Unix(), ttl)
-	if err != nil {
-		return fmt.Errorf("pause installation %d: %w", inst, err)
-	}
-	return nil
-}
-
-var pauseScript = redis.NewScript(1, `
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) > cur then
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-end
-return 1`)
-
-// acquireScript takes one of the installation's leases if fewer than the
-// cap are held; leases expire by themselves so a killed worker's are freed.
-var acquireScript = redis.NewScript(1, `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], ARGV[5])
-  return 1
-end
-return 0`)
-
-// acquire takes a lease on one of the installation's concurrency slots.
-// ok=false means the installation is at its cap.
-func (e *engine) acquire(ctx context.Context, inst int64) (release func(), ok bool, err error) {
-	conn, err := e.deps.Redis.GetContext(ctx)
-	if err != nil {
-		return nil, false, fmt.Errorf("redis: %w", err)
-	}
-	defer conn.Close()
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	now := time.Now()
-	ttl := e.deps.LeaseTTL
-	got, err := redis.Int(acquireScript.DoContext(ctx, conn, e.leaseKey(inst),
-		now.UnixMilli(), e.deps.InstallationConcurrency, now.Add(ttl).UnixMilli(), token, ttl.Milliseconds()))
-	if err != nil {
-		return nil, false, fmt.Errorf("take a lease of installation %d: %w", inst, err)
-	}
-	if got == 0 {
-		return nil, false, nil
-	}
-	// The lease expires by itself so that a killed worker's slots come
-	// back; a job that runs longer than the TTL (a slow GitHub) renews it
-	// until it releases, so the cap holds however long a call takes.
-	stop := make(chan struct{})
-	go e.renewLease(inst, token, stop)
-	var once sync.Once
-	release = func() {
-		once.Do(func() {
-			close(stop)
-			// Released on a fresh context: the job's may be over.
-			c, err := e.deps.Redis.GetContext(context.Background())
-			if err != nil {
-				e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("release lease: redis")
-				return
-			}
-			defer c.Close()
-			if _, err := c.Do("ZREM", e.leaseKey(inst), token); err != nil {
-				e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("release lease")
-			}
-		})
-	}
-	return release, true, nil
-}
-
-// renewLease pushes the lease's expiry forward every third of its TTL
-// until stop is closed.
-func (e *engine) renewLease(inst int64, token string, stop <-chan struct{}) {
-	ttl := e.deps.LeaseTTL
-	tick := time.NewTicker(ttl / 3)
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
-		c, err := e.deps.Redis.GetContext(context.Background())
-		if err != nil {
-			e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("renew lease: redis")
-			continue
-		}
-		expiry := time.Now().Add(ttl)
-		_, err = c.Do("ZADD", e.leaseKey(inst), "XX", expiry.UnixMilli(), token)
-		if err == nil {
-			_, err = c.Do("PEXPIRE", e.leaseKey(inst), ttl.Milliseconds())
-		}
-		c.Close()
-		if err != nil {
-			e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("renew lease")
-		}
-	}
 }

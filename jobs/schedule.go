@@ -1,16 +1,19 @@
 package jobs
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
-	"context"
-	"fmt"
-
 	"github.com/gocraft/work"
+	"github.com/volatiletech/sqlboiler/v4/boil"
+
+	"github.com/webhookdb/webhookdb/models"
+	"github.com/webhookdb/webhookdb/process"
 )
 
 // Job names, the contract between those who queue work (handlers/, load/,
@@ -84,28 +87,20 @@ func NewScheduler(d Deps) *Scheduler {
 // collection is already queued or running, it returns that one and
 // joined=true instead of starting another.
 func (s *Scheduler) Scan(ctx context.Context, req ScanRequest) (scanID int64, joined bool, err error) {
-	if err := req.validate(); err != nil {
-		return 0, false, err
-	}
-	tx, err := s.e.deps.DB.BeginTx(ctx, nil)
-	if err != nil {
-		return 0, false, fmt.Errorf("scan %s of %s: begin: %w", req.Kind, req.target(), err)
-	}
-	defer tx.Rollback() //nolint:errcheck // after Commit it is a no-op
-	id, joined, err := s.e.startScan(ctx, tx, req, 0)
+	var enqueue func() error
+	err = s.e.withTx(ctx, fmt.Sprintf("scan %s of %s", req.Kind, req.target()), func(tx *sql.Tx) error {
+		var err error
+		scanID, joined, enqueue, err = s.ScanInTx(ctx, tx, req)
+		return err
+	})
 	if err != nil {
 		return 0, false, err
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, false, fmt.Errorf("scan %s of %s: commit: %w", req.Kind, req.target(), err)
+	if err := enqueue(); err != nil {
+		// The row is there; the sweeper queues its job later.
+		return scanID, false, err
 	}
-	if !joined {
-		if err := s.e.enqueueFirst(req.Kind, id); err != nil {
-			// The row is there; the sweeper queues its job later.
-			return id, false, err
-		}
-	}
-	return id, joined, nil
+	return scanID, joined, nil
 }
 
 // CancelInstallation stops the queued work of a deleted installation: its
@@ -121,15 +116,19 @@ func (s *Scheduler) CancelInstallationInTx(ctx context.Context, tx *sql.Tx, inst
 	return s.cancelInstallation(ctx, tx, installationID)
 }
 
-func (s *Scheduler) cancelInstallation(ctx context.Context, exec queryer, installationID int64) error {
-	_, err := exec.ExecContext(ctx, `
+func (s *Scheduler) cancelInstallation(ctx context.Context, exec boil.ContextExecutor, installationID int64) error {
+	repos, err := process.InstallationRepositoryIDs(ctx, exec, installationID)
+	if err != nil {
+		return fmt.Errorf("cancel the scans of installation %d: %w", installationID, err)
+	}
+	// Hand-written: the scans of the installation, or of its repositories
+	// when the installation is not known yet, in one statement.
+	_, err = exec.ExecContext(ctx, `
 		UPDATE scan SET status = 'failed', incomplete = true, finished_at = now(),
 			error = 'installation deleted'
 		WHERE status IN ('queued', 'running')
-		  AND (installation_id = $1
-		       OR (installation_id IS NULL AND repo_id IN (
-		           SELECT repo_id FROM github_installation_repository WHERE installation_id = $1)))`,
-		installationID)
+		  AND (installation_id = $1 OR (installation_id IS NULL AND repo_id = ANY($2)))`,
+		installationID, repos)
 	if err != nil {
 		return fmt.Errorf("cancel the scans of installation %d: %w", installationID, err)
 	}
@@ -163,39 +162,33 @@ type ScanStatus struct {
 // Status reads one scan; ErrNoScan when there is none.
 func (s *Scheduler) Status(ctx context.Context, scanID int64) (ScanStatus, error) {
 	var st ScanStatus
-	var total sql.NullInt32
-	var started, finished sql.NullTime
-	var errText sql.NullString
-	var parent sql.NullInt64
-	var params []byte
-	err := s.e.deps.DB.QueryRowContext(ctx, `
-		SELECT id, kind, status, incomplete, pages_total, pages_done, pages_failed, items,
-		       requests, not_modified, started_at, finished_at, error, parent_scan_id, params
-		FROM scan WHERE id = $1`, scanID).Scan(&st.ID, &st.Kind, &st.Status, &st.Incomplete,
-		&total, &st.PagesDone, &st.PagesFailed, &st.Items, &st.Requests, &st.NotModified,
-		&started, &finished, &errText, &parent, &params)
+	sc, err := models.FindScan(ctx, s.e.deps.DB, scanID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return st, fmt.Errorf("scan %d: %w", scanID, ErrNoScan)
 	}
 	if err != nil {
 		return st, fmt.Errorf("read scan %d: %w", scanID, err)
 	}
-	if total.Valid {
-		n := int(total.Int32)
+	st = ScanStatus{ID: sc.ID, Kind: sc.Kind, Status: sc.Status, Incomplete: sc.Incomplete,
+		PagesDone: sc.PagesDone, PagesFailed: sc.PagesFailed, Items: sc.Items, Requests: sc.Requests,
+		NotModified: sc.NotModified}
+	if sc.PagesTotal.Valid {
+		n := sc.PagesTotal.Int
 		st.PagesTotal = &n
 	}
-	if started.Valid {
-		st.StartedAt = &started.Time
+	if sc.StartedAt.Valid {
+		st.StartedAt = &sc.StartedAt.Time
 	}
-	if finished.Valid {
-		st.FinishedAt = &finished.Time
+	if sc.FinishedAt.Valid {
+		st.FinishedAt = &sc.FinishedAt.Time
 	}
-	if errText.Valid {
-		st.Error = &errText.String
+	if sc.Error.Valid {
+		st.Error = &sc.Error.String
 	}
-	if parent.Valid {
-		st.ParentID = &parent.Int64
+	if sc.ParentScanID.Valid {
+		st.ParentID = &sc.ParentScanID.Int64
 	}
+	params := []byte(sc.Params)
 	st.Scans = 1
 	var p scanParams
 	if err := json.Unmarshal(params, &p); err == nil {
@@ -307,15 +300,9 @@ func (r ScanRequest) scanKey() string {
 // landed on GitHub while the last scan was reading.
 const sinceMargin = 2 * time.Minute
 
-// queryer is what startScan needs: a transaction or the pool.
-type queryer interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 // startScan inserts the scan row, or finds the running one of the same
 // key (joined). The caller queues the first job after commit.
-func (e *engine) startScan(ctx context.Context, tx queryer, req ScanRequest, parentID int64) (int64, bool, error) {
+func (e *engine) startScan(ctx context.Context, tx boil.ContextExecutor, req ScanRequest, parentID int64) (int64, bool, error) {
 	key := req.scanKey()
 	params, err := json.Marshal(scanParams{Name: req.Name, State: req.State, Children: req.Children})
 	if err != nil {
@@ -326,13 +313,9 @@ func (e *engine) startScan(ctx context.Context, tx queryer, req ScanRequest, par
 		instID = sql.NullInt64{Int64: req.InstallationID, Valid: true}
 	}
 	if req.Owner != "" {
-		err := tx.QueryRowContext(ctx, `
-			SELECT r.id, ir.installation_id FROM github_repository r
-			LEFT JOIN github_installation_repository ir ON ir.repo_id = r.id
-			WHERE lower(r.full_name) = lower($1)
-			ORDER BY r.updated_at DESC NULLS LAST LIMIT 1`, req.Owner+"/"+req.Repo).Scan(&repoID, &instID)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, false, fmt.Errorf("scan %s of %s: look up repository: %w", req.Kind, req.target(), err)
+		repoID, instID, err = process.RepositoryAndInstallation(ctx, tx, req.Owner, req.Repo)
+		if err != nil {
+			return 0, false, fmt.Errorf("scan %s of %s: %w", req.Kind, req.target(), err)
 		}
 		if req.InstallationID != 0 {
 			instID = sql.NullInt64{Int64: req.InstallationID, Valid: true}
@@ -397,7 +380,7 @@ func (e *engine) startScan(ctx context.Context, tx queryer, req ScanRequest, par
 // it: chain children (read when the scan ends), and list everything when
 // the scan has not started yet (a started incremental scan cannot become
 // full, so that request gets the incremental one).
-func widen(ctx context.Context, tx queryer, id int64, req ScanRequest) error {
+func widen(ctx context.Context, tx boil.ContextExecutor, id int64, req ScanRequest) error {
 	if req.Children {
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE scan SET params = jsonb_set(params, '{children}', 'true')

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gocraft/work"
 	"github.com/google/go-github/v60/github"
+	"github.com/volatiletech/sqlboiler/v4/boil"
 
 	"github.com/webhookdb/webhookdb/process"
 )
@@ -45,10 +46,8 @@ func (e *engine) singleJob(ctx context.Context, job *work.Job) error {
 // GitHub answers 404 or 410; then it ends the scan and chains children.
 // With job nil (inline) a rate limit is returned instead of waited for.
 func (e *engine) runSingle(ctx context.Context, job *work.Job, sc *scanRow) error {
-	if _, err := e.deps.DB.ExecContext(ctx, `
-		UPDATE scan SET status = 'running', started_at = coalesce(started_at, now()), pages_total = 1
-		WHERE id = $1 AND status IN ('queued', 'running')`, sc.ID); err != nil {
-		return fmt.Errorf("start scan %d: %w", sc.ID, err)
+	if err := e.startRunning(ctx, sc.ID, 1); err != nil {
+		return err
 	}
 	if sc.Kind == JobSyncUser && !sc.InstallationID.Valid {
 		return fmt.Errorf("sync user %s: an installation id is required: %w", sc.Params.Name, &permanentError{status: 0, err: ErrNoInstallation})
@@ -148,10 +147,9 @@ func (e *engine) runSingle(ctx context.Context, job *work.Job, sc *scanRow) erro
 			return fmt.Errorf("write %s: %w", sc.target(), err)
 		}
 		if f.etag != "" {
-			if _, err := tx.ExecContext(ctx, `
-				INSERT INTO api_etag (url, etag, items, updated_at) VALUES ($1, $2, 1, now())
-				ON CONFLICT (url) DO UPDATE SET etag = EXCLUDED.etag, updated_at = now()`, path, f.etag); err != nil {
-				return fmt.Errorf("store the ETag of %s: %w", path, err)
+			// One object: no ids to remember, one item.
+			if err := storeETag(ctx, tx, path, f.etag, seenRows{}, 1); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -205,6 +203,8 @@ func (e *engine) endSingleWith(ctx context.Context, sc *scanRow, cnt counters, f
 			}
 			ids = append(ids, id)
 		}
+		// Hand-written: the counters are incremented in place (a
+		// failed try may have counted requests already).
 		_, err := tx.ExecContext(ctx, `
 			UPDATE scan SET status = 'done', finished_at = now(), pages_done = 1, items = items + $2,
 				requests = requests + $3, not_modified = not_modified + $4, error = NULLIF($5, '')
@@ -230,29 +230,22 @@ func (e *engine) endSingleWith(ctx context.Context, sc *scanRow, cnt counters, f
 
 // singleStored says whether the object of a single-object scan is stored.
 func (e *engine) singleStored(ctx context.Context, sc *scanRow) (bool, error) {
-	var q string
-	args := []any{sc.RepoID.Int64, sc.Number}
+	db := e.deps.DB
 	switch sc.Kind {
 	case JobSyncRepository:
-		q, args = `SELECT EXISTS (SELECT 1 FROM github_repository WHERE lower(full_name) = lower($1))`, []any{sc.Owner + "/" + sc.Repo}
+		return process.RepositoryStored(ctx, db, sc.Owner, sc.Repo)
 	case JobSyncUser:
-		q, args = `SELECT EXISTS (SELECT 1 FROM github_user WHERE lower(login) = lower($1))`, []any{sc.Params.Name}
+		return process.UserStored(ctx, db, sc.Params.Name)
 	case JobSyncPullRequest:
-		q = `SELECT EXISTS (SELECT 1 FROM github_pull_request WHERE base_repo_id = $1 AND number = $2)`
+		return process.PullRequestStored(ctx, db, sc.RepoID.Int64, sc.Number)
 	case JobSyncIssue:
-		q = `SELECT EXISTS (SELECT 1 FROM github_issue WHERE repo_id = $1 AND number = $2)`
+		return process.IssueStored(ctx, db, sc.RepoID.Int64, sc.Number)
 	case JobSyncLabel:
-		q, args = `SELECT EXISTS (SELECT 1 FROM github_issue_label WHERE repo_id = $1 AND lower(name) = lower($2))`, []any{sc.RepoID.Int64, sc.Params.Name}
+		return process.LabelStored(ctx, db, sc.RepoID.Int64, sc.Params.Name)
 	case JobSyncMilestone:
-		q = `SELECT EXISTS (SELECT 1 FROM github_milestone WHERE repo_id = $1 AND number = $2)`
-	default:
-		return true, nil
+		return process.MilestoneStored(ctx, db, sc.RepoID.Int64, sc.Number)
 	}
-	var ok bool
-	if err := e.deps.DB.QueryRowContext(ctx, q, args...).Scan(&ok); err != nil {
-		return false, fmt.Errorf("look up the stored %s: %w", sc.target(), err)
-	}
-	return ok, nil
+	return true, nil
 }
 
 // deleteSingle removes an object GitHub no longer has.
@@ -260,21 +253,15 @@ func (e *engine) deleteSingle(ctx context.Context, tx *sql.Tx, sc *scanRow) erro
 	var err error
 	switch sc.Kind {
 	case JobSyncRepository:
-		var id int64
-		qerr := tx.QueryRowContext(ctx, `SELECT id FROM github_repository WHERE lower(full_name) = lower($1)`, sc.Owner+"/"+sc.Repo).Scan(&id)
-		if errors.Is(qerr, sql.ErrNoRows) {
-			return nil
-		}
-		if qerr != nil {
-			return fmt.Errorf("look up %s: %w", sc.target(), qerr)
+		id, ok, lerr := process.RepositoryID(ctx, tx, sc.Owner, sc.Repo)
+		if lerr != nil || !ok {
+			return lerr
 		}
 		err = process.DeleteRepository(ctx, tx, id)
 	case JobSyncPullRequest:
-		err = deleteByNumber(ctx, tx, sc, `SELECT id FROM github_pull_request WHERE base_repo_id = $1 AND number = $2`,
-			func(id int64) error { return process.DeletePullRequest(ctx, tx, id) })
+		err = deleteByNumber(ctx, tx, sc, process.PullRequestIDs, process.DeletePullRequest)
 	case JobSyncIssue:
-		err = deleteByNumber(ctx, tx, sc, `SELECT id FROM github_issue WHERE repo_id = $1 AND number = $2`,
-			func(id int64) error { return process.DeleteIssue(ctx, tx, id) })
+		err = deleteByNumber(ctx, tx, sc, process.IssueIDs, process.DeleteIssue)
 	case JobSyncLabel:
 		if !sc.RepoID.Valid {
 			return nil
@@ -295,31 +282,20 @@ func (e *engine) deleteSingle(ctx context.Context, tx *sql.Tx, sc *scanRow) erro
 	return nil
 }
 
-// deleteByNumber deletes the rows query finds for the scan's repository
+// deleteByNumber deletes the rows find lists for the scan's repository
 // and number (a transfer can leave two).
-func deleteByNumber(ctx context.Context, tx *sql.Tx, sc *scanRow, query string, del func(id int64) error) error {
+func deleteByNumber(ctx context.Context, tx *sql.Tx, sc *scanRow,
+	find func(ctx context.Context, exec boil.ContextExecutor, repoID int64, number int) ([]int64, error),
+	del func(ctx context.Context, exec boil.ContextExecutor, id int64) error) error {
 	if !sc.RepoID.Valid {
 		return nil
 	}
-	rows, err := tx.QueryContext(ctx, query, sc.RepoID.Int64, sc.Number)
+	ids, err := find(ctx, tx, sc.RepoID.Int64, sc.Number)
 	if err != nil {
 		return fmt.Errorf("look up %s: %w", sc.target(), err)
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("look up %s: %w", sc.target(), err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("look up %s: %w", sc.target(), err)
-	}
 	for _, id := range ids {
-		if err := del(id); err != nil {
+		if err := del(ctx, tx, id); err != nil {
 			return err
 		}
 	}

@@ -8,6 +8,8 @@ import (
 
 	"github.com/google/go-github/v60/github"
 	"github.com/volatiletech/sqlboiler/v4/boil"
+
+	"github.com/webhookdb/webhookdb/models"
 )
 
 var installationSpec = &spec{
@@ -235,9 +237,8 @@ func LinkInstallationRepository(ctx context.Context, exec boil.ContextExecutor, 
 // InstallationStored reports whether an installation has a row (deleted
 // ones included): events that only name an installation need it stored.
 func InstallationStored(ctx context.Context, exec boil.ContextExecutor, installationID int64) (bool, error) {
-	var ok bool
-	q := `SELECT EXISTS (SELECT 1 FROM github_installation WHERE id = $1)`
-	if err := exec.QueryRowContext(ctx, q, installationID).Scan(&ok); err != nil {
+	ok, err := models.GithubInstallationExists(ctx, exec, installationID)
+	if err != nil {
 		return false, fmt.Errorf("look up installation %d: %w", installationID, err)
 	}
 	return ok, nil
@@ -248,9 +249,9 @@ func InstallationStored(ctx context.Context, exec boil.ContextExecutor, installa
 // processed after its deletion (sent before, arrived late) must not give
 // it repositories or work again.
 func InstallationDeleted(ctx context.Context, exec boil.ContextExecutor, installationID int64) (bool, error) {
-	var deleted bool
-	q := `SELECT EXISTS (SELECT 1 FROM github_installation WHERE id = $1 AND deleted_at IS NOT NULL)`
-	if err := exec.QueryRowContext(ctx, q, installationID).Scan(&deleted); err != nil {
+	deleted, err := models.GithubInstallations(models.GithubInstallationWhere.ID.EQ(installationID),
+		models.GithubInstallationWhere.DeletedAt.IsNotNull()).Exists(ctx, exec)
+	if err != nil {
 		return false, fmt.Errorf("look up installation %d: %w", installationID, err)
 	}
 	return deleted, nil

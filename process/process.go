@@ -25,7 +25,7 @@
 //     closed_by) are always COALESCEd.
 //   - Reviews and permissions have no updated_at: the later FetchedAt wins
 //     (against last_replicated_at). Files: last writer wins; a complete
-//     files scan is the authority (DeletePullRequestFilesExcept). Labels:
+//     files scan is the authority (DeletePullRequestFilesExceptSince). Labels:
 //     label events and scans write last-writer-wins by id, so a rename
 //     updates the key in place and associations follow; labels nested in
 //     issues and pull requests are only inserted when unknown, and

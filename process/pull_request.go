@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v60/github"
 	"github.com/volatiletech/sqlboiler/v4/boil"
@@ -183,7 +184,7 @@ func DeletePullRequest(ctx context.Context, exec boil.ContextExecutor, prID int6
 }
 
 // Files have no updated_at: last writer wins, and a complete files scan is
-// the authority (it ends with DeletePullRequestFilesExcept).
+// the authority (it ends with DeletePullRequestFilesExceptSince).
 var pullRequestFileSpec = &spec{
 	table:     "github_pull_request_file",
 	conflict:  "pull_request_id, filename",
@@ -222,20 +223,19 @@ func PullRequestFiles(ctx context.Context, exec boil.ContextExecutor, prID int64
 }
 
 // DeletePullRequestFilesExcept removes the files of a pull request that a
-// complete files scan did not list, and returns how many it removed.
+// complete list of its files did not name, and returns how many it removed.
 func DeletePullRequestFilesExcept(ctx context.Context, exec boil.ContextExecutor, prID int64, keep []string) (int64, error) {
-	if keep == nil {
-		keep = []string{} // NOT (x = ANY(NULL)) would keep everything
-	}
-	res, err := exec.ExecContext(ctx, `DELETE FROM github_pull_request_file WHERE pull_request_id = $1 AND NOT (filename = ANY($2))`, prID, keep)
-	if err != nil {
-		return 0, fmt.Errorf("delete stale files of pull request %d: %w", prID, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("delete stale files of pull request %d: %w", prID, err)
-	}
-	return n, nil
+	return sweep(ctx, exec, fmt.Sprintf("the stale files of pull request %d", prID),
+		`DELETE FROM github_pull_request_file WHERE pull_request_id = $1 AND NOT (filename = ANY($2))`, prID, keys(keep))
+}
+
+// DeletePullRequestFilesExceptSince is DeletePullRequestFilesExcept at the
+// end of a files scan: files written after scanStarted (by a webhook or an
+// inline sync) stay, GitHub may have added them after the scan read them.
+func DeletePullRequestFilesExceptSince(ctx context.Context, exec boil.ContextExecutor, prID int64, keep []string, scanStarted time.Time) (int64, error) {
+	return sweep(ctx, exec, fmt.Sprintf("the stale files of pull request %d", prID),
+		`DELETE FROM github_pull_request_file WHERE pull_request_id = $1 AND NOT (filename = ANY($2))`+notNewer,
+		prID, keys(keep), scanStarted)
 }
 
 // SetPullRequestFiles makes files, a complete list of a pull request's

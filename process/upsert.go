@@ -108,6 +108,11 @@ func checkMeta(m Meta) error {
 // upsert writes rows in as few statements as possible (one per group of
 // partial or full rows, chunked under the parameter limit) and returns the
 // keys of the rows written; the others were stale.
+//
+// Hand-written SQL, not the models' Upsert: SQLBoiler's Upsert writes one
+// row per statement and has no WHERE on its DO UPDATE, so it can neither
+// keep the newer row (the guard) nor write a page of 100 rows in one
+// statement.
 func upsert(ctx context.Context, exec boil.ContextExecutor, s *spec, m Meta, rows []row) (map[string]struct{}, error) {
 	via, err := viaColumn(m)
 	if err != nil {
