@@ -4,7 +4,7 @@ GO ?= go
 # each on its own database and Redis namespace.
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: build test race check fmt vet models models-check services demo fake-github bench ci
+.PHONY: build test race check fmt vet models models-check tree-checks services demo fake-github bench ci
 
 build:
 	$(GO) build -o webhookdb .
@@ -17,7 +17,7 @@ race: services
 	$(GO) test -race -short $(TEST_FLAGS) ./...
 
 # What CI checks besides the tests.
-check: fmt vet models-check
+check: fmt vet models-check tree-checks
 
 fmt:
 	@out=$$(gofmt -l .); \
@@ -32,6 +32,10 @@ models: services
 
 models-check: services
 	scripts/models.sh --check
+
+# Files of at most 600 lines; no github_* writes outside process/.
+tree-checks:
+	scripts/tree-checks.sh
 
 services:
 	@scripts/services.sh
