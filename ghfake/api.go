@@ -1,18 +1,16 @@
 package ghfake
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // The request pipeline every REST route goes through: authentication,
 // faults and secondary limits, the handler under the world's read lock,
-// ETag and 304, the primary rate limit and its headers, then the body.
+// ETag, Last-Modified and 304 (conditional.go), the primary rate limit and
+// its headers, then the body.
 
 const docsURL = "https://docs.github.com/rest"
 
@@ -177,8 +175,10 @@ func (s *Server) apiHandler(route string, kind authKind, h apiFunc) http.Handler
 			out = errResp(f.status, http.StatusText(f.status))
 			out.noSpend = true
 		case f.secondary:
-			hdr.Set("Retry-After", strconv.Itoa(int(s.ctl.retryAfter()/time.Second)))
-			out = jsonResp(http.StatusForbidden, enc(map[string]string{
+			if ra, ok := s.ctl.secondaryRetryAfter(); ok {
+				hdr.Set("Retry-After", strconv.Itoa(int(ra/time.Second)))
+			}
+			out = jsonResp(s.ctl.limitStatus(), enc(map[string]string{
 				"message":           "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID " + hdr.Get("X-GitHub-Request-Id") + ".",
 				"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}))
 		case authErr != "":
@@ -198,13 +198,18 @@ func (s *Server) apiHandler(route string, kind authKind, h apiFunc) http.Handler
 			o = outRateLimited
 		}
 		var rs rateState
+		// GitHub's clock, which Last-Modified and token expiry follow.
+		hdr.Set("Date", s.ctl.now().UTC().Format(http.TimeFormat))
 		if r.Method == http.MethodGet && out.status == http.StatusOK {
-			// A fast 64-bit hash is plenty to tell bodies apart.
-			etag := fmt.Sprintf(`W/"%016x%08x"`, xxhash.Sum64(out.body), len(out.body))
+			etag := etagOf(c, out.body)
 			hdr.Set("ETag", etag)
+			lastMod, hasLM := lastModifiedOf(out.body)
+			if hasLM {
+				hdr.Set("Last-Modified", lastMod.UTC().Format(http.TimeFormat))
+			}
 			hdr.Set("Cache-Control", "private, max-age=60, s-maxage=60")
 			hdr.Set("Vary", "Accept, Authorization, Cookie, X-GitHub-OTP")
-			if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+			if notModified(r, etag, lastMod, hasLM) {
 				out = resp{status: http.StatusNotModified, link: out.link}
 				out.noSpend = true
 				o = outNotModified
@@ -216,10 +221,11 @@ func (s *Server) apiHandler(route string, kind authKind, h apiFunc) http.Handler
 			var ok bool
 			rs, ok = s.ctl.spend(c.principal, 1)
 			if !ok {
-				out = jsonResp(http.StatusForbidden, enc(map[string]string{
+				out = jsonResp(s.ctl.limitStatus(), enc(map[string]string{
 					"message":           "API rate limit exceeded for " + limitSubject(c) + ".",
 					"documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-the-primary-rate-limit"}))
 				hdr.Del("ETag")
+				hdr.Del("Last-Modified")
 				o = outRateLimited
 			}
 		}
@@ -265,16 +271,6 @@ func hostOnly(addr string) string {
 		return addr[:i]
 	}
 	return addr
-}
-
-func etagMatch(header, etag string) bool {
-	strip := func(s string) string { return strings.TrimPrefix(strings.TrimSpace(s), "W/") }
-	for _, v := range strings.Split(header, ",") {
-		if strings.TrimSpace(v) == "*" || strip(v) == strip(etag) {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Server) rateLimit(c *reqCtx) resp {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v4"
 )
@@ -95,4 +96,95 @@ func (c *reqCtx) user() *account {
 		return nil
 	}
 	return c.s.w.accountsByID[c.tok.userID]
+}
+
+// ---- user tokens ----
+
+// userTokens holds the lifetimes of user tokens and the refresh tokens not
+// yet used; control.mu guards it.
+type userTokens struct {
+	ttl, refreshTTL time.Duration
+	refresh         map[string]*refreshToken
+}
+
+// refreshToken is a ghr_ token: one use, then it and the access token
+// issued with it stop working, as on GitHub.
+type refreshToken struct {
+	userID    int64
+	access    string
+	expiresAt time.Time
+}
+
+// userGrant is what the token endpoint hands out for a user.
+type userGrant struct {
+	access, refresh             string
+	expiresIn, refreshExpiresIn int64 // seconds
+}
+
+func (u *userTokens) init(o Options) {
+	u.ttl, u.refreshTTL = o.UserTokenTTL, o.RefreshTokenTTL
+	u.refresh = map[string]*refreshToken{}
+}
+
+func (c *control) mintUserToken(userID int64) userGrant {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mintUserTokenLocked(userID)
+}
+
+func (c *control) mintUserTokenLocked(userID int64) userGrant {
+	now := c.nowLocked()
+	t := &token{value: "ghu_" + randomAlnum(36), userID: userID, expiresAt: now.Add(c.users.ttl)}
+	c.tokens[t.value] = t
+	r := "ghr_" + randomAlnum(76)
+	c.users.refresh[r] = &refreshToken{userID: userID, access: t.value, expiresAt: now.Add(c.users.refreshTTL)}
+	return userGrant{access: t.value, refresh: r,
+		expiresIn: int64(c.users.ttl / time.Second), refreshExpiresIn: int64(c.users.refreshTTL / time.Second)}
+}
+
+// refreshUserToken redeems refresh token v for a new pair; false if v is
+// unknown, used or expired.
+func (c *control) refreshUserToken(v string) (userGrant, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rt, ok := c.users.refresh[v]
+	if !ok {
+		return userGrant{}, false
+	}
+	delete(c.users.refresh, v)
+	if !c.nowLocked().Before(rt.expiresAt) {
+		return userGrant{}, false
+	}
+	if t := c.tokens[rt.access]; t != nil {
+		t.expired = true
+	}
+	return c.mintUserTokenLocked(rt.userID), true
+}
+
+// revokeUserTokens ends every access and refresh token of userID.
+func (c *control) revokeUserTokens(userID int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, t := range c.tokens {
+		if t.userID == userID {
+			t.expired = true
+		}
+	}
+	for v, rt := range c.users.refresh {
+		if rt.userID == userID {
+			delete(c.users.refresh, v)
+		}
+	}
+}
+
+// RevokeUserTokens ends every user access token and refresh token of
+// login, as when the user revokes the app's authorization in their
+// settings: the API answers 401 and the refresh grant bad_refresh_token.
+func (s *Server) RevokeUserTokens(login string) {
+	s.mu.RLock()
+	a := s.w.accountsByLogin[strings.ToLower(login)]
+	s.mu.RUnlock()
+	if a != nil {
+		s.ctl.revokeUserTokens(a.id)
+	}
 }

@@ -35,6 +35,7 @@ type control struct {
 	hangChanged     chan struct{} // closed and replaced when hanging changes
 	secondaryN      int
 	secondary       SecondaryLimit
+	answers         limitAnswers // 403 or 429, Retry-After or not (ratelimit.go)
 	inFlight        map[string]int
 	points          map[string]*pointWindow
 
@@ -46,6 +47,7 @@ type control struct {
 	nextDelID  int64
 
 	codes map[string]oauthCode
+	users userTokens // user access and refresh tokens' lifetimes and refresh tokens
 }
 
 type token struct {
@@ -83,8 +85,10 @@ func (c *control) init(o Options) {
 	c.budgets = map[string]*budget{}
 	c.inFlight = map[string]int{}
 	c.points = map[string]*pointWindow{}
+	c.answers.init(o)
 	c.rng = rand.New(rand.NewSource(1))
 	c.codes = map[string]oauthCode{}
+	c.users.init(o)
 	c.hangChanged = make(chan struct{})
 	c.resetStatsLocked()
 	c.nextDelID = 1000000
@@ -132,15 +136,6 @@ func (c *control) mintNarrowToken(instID int64, repos map[int64]bool) (string, t
 	t := &token{value: "ghs_" + randomAlnum(36), installationID: instID, repos: repos, expiresAt: c.nowLocked().Add(c.ttl).Truncate(time.Second)}
 	c.tokens[t.value] = t
 	return t.value, t.expiresAt
-}
-
-func (c *control) mintUserToken(userID int64) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// User tokens of an app expire after 8 hours on GitHub.
-	t := &token{value: "ghu_" + randomAlnum(36), userID: userID, expiresAt: c.nowLocked().Add(8 * time.Hour)}
-	c.tokens[t.value] = t
-	return t.value
 }
 
 // lookup returns the live token, or nil, and whether it existed at all.
@@ -362,15 +357,6 @@ func (c *control) nextFault(principal, route string, points int) fault {
 		}
 	}
 	return f
-}
-
-func (c *control) retryAfter() time.Duration {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.secondary.RetryAfter > 0 {
-		return c.secondary.RetryAfter
-	}
-	return time.Minute
 }
 
 func (c *control) leave(principal string) {

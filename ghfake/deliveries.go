@@ -38,19 +38,23 @@ type Delivery struct {
 // OK is true when the receiver answered 2xx.
 func (d *Delivery) OK() bool { return d != nil && d.StatusCode >= 200 && d.StatusCode < 300 }
 
-// Deliveries returns every delivery so far, oldest first.
+// Deliveries returns the deliveries the log keeps (see
+// Options.DeliveryRetention), oldest first.
 func (s *Server) Deliveries() []*Delivery {
 	s.ctl.mu.Lock()
 	defer s.ctl.mu.Unlock()
+	s.pruneDeliveriesLocked()
 	out := make([]*Delivery, len(s.ctl.deliveries))
 	copy(out, s.ctl.deliveries)
 	return out
 }
 
-// Delivery returns one delivery by id, or nil.
+// Delivery returns one delivery by id, or nil (also once the log has
+// dropped it).
 func (s *Server) Delivery(id int64) *Delivery {
 	s.ctl.mu.Lock()
 	defer s.ctl.mu.Unlock()
+	s.pruneDeliveriesLocked()
 	return s.ctl.deliveryLocked(id)
 }
 
@@ -80,6 +84,19 @@ func hookDelivery(d *Delivery, full bool) *github.HookDelivery {
 		hd.Response = &github.HookResponse{Headers: d.ResponseHeaders, RawPayload: &rb}
 	}
 	return hd
+}
+
+// deliveryJSON is GET one delivery. GitHub always sends the response's
+// headers ({} when there were none), which go-github's omitempty drops.
+func deliveryJSON(d *Delivery) []byte {
+	hd := hookDelivery(d, true)
+	headers := rawEmptyMap
+	if len(d.ResponseHeaders) > 0 {
+		headers = enc(d.ResponseHeaders)
+	}
+	response := addMembers(rawEmptyMap, member{"headers", headers}, member{"payload", *hd.Response.RawPayload})
+	hd.Response = nil
+	return addMembers(enc(hd), member{"response", response})
 }
 
 func (s *Server) listDeliveries(c *reqCtx) resp {
@@ -128,19 +145,14 @@ func (s *Server) getDelivery(c *reqCtx) resp {
 	if d == nil {
 		return notFound()
 	}
-	return jsonResp(200, enc(hookDelivery(d, true)))
+	return jsonResp(200, deliveryJSON(d))
 }
 
 func (s *Server) redeliver(c *reqCtx) resp {
 	id, _ := strconv.ParseInt(c.r.PathValue("id"), 10, 64)
-	if s.Delivery(id) == nil {
-		return notFound()
-	}
-	// Deliver after the world lock is released: the receiver may call back.
-	s.mu.RUnlock()
-	_, err := s.Redeliver(c.r.Context(), id)
-	s.mu.RLock()
-	if err != nil {
+	// Accepted now, sent later (GitHub's 202 with an empty object), in the
+	// background: the receiver may call back into the API meanwhile.
+	if _, err := s.Redeliver(id); err != nil {
 		return notFound()
 	}
 	return jsonResp(http.StatusAccepted, []byte("{}"))

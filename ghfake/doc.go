@@ -29,16 +29,21 @@
 //     installation's repositories (404 elsewhere); user tokens (OAuth flow,
 //     or UserToken) that reach what the user and the app both can.
 //   - Paging (per_page up to 100, Link with prev/next/last/first), ETag on
-//     every GET and 304 for If-None-Match without spending rate limit.
+//     every GET, bound to the token that received it as on GitHub, and
+//     Last-Modified where the answer has an updated_at; 304 for a matching
+//     If-None-Match or If-Modified-Since, without spending rate limit.
 //   - Primary rate limit per installation, user, app or IP (anonymous: 60),
-//     with X-RateLimit-* headers, 403 RateLimitError when spent; secondary
-//     limits (concurrency, points per minute, or on demand) as 403 with
-//     Retry-After (AbuseRateLimitError).
+//     with X-RateLimit-* headers, 403 or 429 when spent; secondary limits
+//     (concurrency, points per minute, or on demand) as 403 or 429, with
+//     Retry-After only sometimes (ratelimit.go, SetRateLimitAnswers).
 //   - Faults: SetLatency, SetFailureRate, FailNext, HangNext.
 //   - Mutations (OpenPullRequest, MergePullRequest, TransferIssue, ...)
-//     that change the world and deliver the webhook synchronously; the
-//     deliveries are listed and redelivered through /app/hook/deliveries
-//     and Deliveries/Redeliver. Simulate makes random realistic activity.
+//     that change the world and deliver the webhook synchronously (the
+//     receiver has 10 seconds, then the delivery is "timed out"); the
+//     deliveries of the last 3 days are listed and redelivered through
+//     /app/hook/deliveries and Deliveries/Redeliver, a redelivery sent in
+//     the background after the 202 (WaitRedeliveries). Simulate makes
+//     random realistic activity.
 //   - Accounting: Stats (also GET /_fake/stats), ResetStats.
 //   - Control routes POST /_fake/{action} for scripts (see ControlRequest).
 //
@@ -61,6 +66,7 @@
 //   - world.go (the world and its ids), seed.go (the seeded world).
 //   - api.go: the routes and the request pipeline (faults, ETag and 304,
 //     rate-limit headers); auth.go: the JWT and tokens, who may read what;
+//     conditional.go: ETag, Last-Modified and 304;
 //     paging.go: page, per_page, Link and the list parameters; cache.go:
 //     the list and page caches; render.go: the JSON helpers.
 //   - mutate.go: options, the sender, lookups and inRepo, the preamble of

@@ -42,6 +42,12 @@ type Options struct {
 	OAuthUser string
 	// TokenTTL is how long installation tokens live; default 1 hour.
 	TokenTTL time.Duration
+	// UserTokenTTL is how long user access tokens (OAuth flow, refresh
+	// grant, UserToken) live; default 8 hours, GitHub's.
+	UserTokenTTL time.Duration
+	// RefreshTokenTTL is how long a user token's refresh token lives;
+	// default 15897600 seconds (about 6 months), GitHub's.
+	RefreshTokenTTL time.Duration
 	// RateLimit is the primary budget per hour of each installation, user
 	// or the app; default 5000.
 	RateLimit int
@@ -49,6 +55,16 @@ type Options struct {
 	// its first request; default 1 hour (GitHub's). Tests shorten it to see
 	// resets without waiting.
 	RateLimitWindow time.Duration
+	// TooManyRequestsShare is the share of rate-limit answers, primary and
+	// secondary, sent as 429 instead of 403 (GitHub sends both); default
+	// 0.5, negative for always 403, 1 for always 429. Deterministic: with
+	// 0.5 the answers alternate 403, 429, 403...
+	TooManyRequestsShare float64
+	// SecondaryRetryAfterShare is the share of secondary-limit answers
+	// that carry Retry-After (GitHub's sometimes do not); default 0.5,
+	// negative for never, 1 for always. Deterministic as above, the first
+	// answer without.
+	SecondaryRetryAfterShare float64
 	// Now is the clock; default time.Now. Advance moves it further.
 	Now func() time.Time
 	// PageCacheBytes bounds the rendered pull and issue list pages kept
@@ -57,9 +73,16 @@ type Options struct {
 	PageCacheBytes int
 	// Seed, if set, seeds the world at New.
 	Seed *SeedOptions
-	// HTTPClient sends webhook deliveries; default a client with a 30s
-	// timeout.
+	// HTTPClient sends webhook deliveries; default http.DefaultClient's
+	// settings (WebhookTimeout bounds each delivery).
 	HTTPClient *http.Client
+	// WebhookTimeout is how long a delivery waits for the receiver's
+	// answer before it is recorded as "timed out"; default 10s, GitHub's.
+	WebhookTimeout time.Duration
+	// DeliveryRetention is how long, by the server's clock, the delivery
+	// log keeps a delivery (listed, fetched, redelivered); default 3 days,
+	// GitHub's. Negative keeps every delivery.
+	DeliveryRetention time.Duration
 	// OnDelivery, if set, is called after every delivery attempt (for the
 	// demo's log); it must not call back into the Server's mutations.
 	OnDelivery func(*Delivery)
@@ -128,6 +151,8 @@ type Server struct {
 	sorted  map[sortedKey]sortedEntry
 
 	ctl control // faults, rate limits, tokens, stats, deliveries; own locks
+
+	redeliveries redeliveryQueue // redeliveries asked for, not yet sent
 }
 
 // New makes a server; it does not listen yet (see Start, Listen, Handler).
@@ -140,6 +165,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.TokenTTL == 0 {
 		opts.TokenTTL = time.Hour
+	}
+	if opts.UserTokenTTL == 0 {
+		opts.UserTokenTTL = 8 * time.Hour
+	}
+	if opts.RefreshTokenTTL == 0 {
+		opts.RefreshTokenTTL = 15897600 * time.Second
 	}
 	if opts.RateLimit == 0 {
 		opts.RateLimit = 5000
@@ -163,7 +194,13 @@ func New(opts Options) (*Server, error) {
 		opts.OAuthClientSecret = randomHex(20)
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		opts.HTTPClient = &http.Client{}
+	}
+	if opts.WebhookTimeout == 0 {
+		opts.WebhookTimeout = defaultWebhookTimeout
+	}
+	if opts.DeliveryRetention == 0 {
+		opts.DeliveryRetention = defaultDeliveryRetention
 	}
 	s := &Server{opts: opts, closed: make(chan struct{}), lists: map[listKey]listCache{}, pages: pageCache{entries: map[pageKey]resp{}}, sorted: map[sortedKey]sortedEntry{}}
 	if opts.PrivateKeyPEM == "" {
@@ -183,6 +220,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.ctl.init(opts)
 	s.w = newWorld(opts.AppID)
+	s.w.appSlug = opts.AppSlug
 	s.base = "http://127.0.0.1"
 	if opts.Seed != nil {
 		if err := s.Seed(*opts.Seed); err != nil {
@@ -405,11 +443,11 @@ func (s *Server) UserToken(login string) string {
 	if a == nil {
 		return ""
 	}
-	return s.ctl.mintUserToken(a.id)
+	return s.ctl.mintUserToken(a.id).access
 }
 
 // ExpireTokens makes every token minted so far expired (401 Bad
-// credentials), as if their hour had passed.
+// credentials), as if their hour had passed; refresh tokens still work.
 func (s *Server) ExpireTokens() { s.ctl.expireTokens() }
 
 // ---- faults and limits ----
@@ -472,11 +510,11 @@ func (s *Server) ResetRateLimits() { s.ctl.resetRateLimits() }
 // SecondaryLimit configures GitHub's secondary rate limits. Zero fields
 // are off.
 type SecondaryLimit struct {
-	// MaxConcurrent requests in flight per principal; more get 403.
+	// MaxConcurrent requests in flight per principal; more get 403 or 429.
 	MaxConcurrent int
 	// PointsPerMinute per principal and route (GET 1 point, others 5).
 	PointsPerMinute int
-	// RetryAfter is the Retry-After sent; default 60s.
+	// RetryAfter is the Retry-After sent, when one is; default 60s.
 	RetryAfter time.Duration
 }
 
@@ -484,7 +522,8 @@ type SecondaryLimit struct {
 func (s *Server) SetSecondaryLimit(l SecondaryLimit) { s.ctl.setSecondary(l) }
 
 // TriggerSecondaryLimit makes the next n API requests answer with the
-// secondary rate limit (403, Retry-After).
+// secondary rate limit (403 or 429, Retry-After or not: see
+// SetRateLimitAnswers).
 func (s *Server) TriggerSecondaryLimit(n int) { s.ctl.triggerSecondary(n) }
 
 // ---- accounting ----

@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -83,9 +85,26 @@ func (s *Server) fire(ctx context.Context, e *event) *Delivery {
 	return d
 }
 
+// GitHub's own limits on deliveries. "Handling failed webhook deliveries"
+// (docs.github.com/en/webhooks/using-webhooks/handling-failed-webhook-deliveries):
+// a server that "takes longer than 10 seconds to respond" has the delivery
+// recorded as a failure; "Viewing webhook deliveries" and "Redelivering
+// webhooks" list and redeliver the deliveries of the past 3 days.
+const (
+	defaultWebhookTimeout    = 10 * time.Second
+	defaultDeliveryRetention = 3 * 24 * time.Hour
+)
+
+// statusTimedOut is the delivery's status when the receiver did not answer
+// within the timeout: "Troubleshooting webhooks" names it the "timed out"
+// error, GitHub "terminates the connection and considers the delivery a
+// failure". No answer came, so there is no status code (0).
+const statusTimedOut = "timed out"
+
 // send posts d synchronously to the webhook URL and records it. A missing
 // URL or a failed connection is recorded, never returned: GitHub does not
-// tell the person who made the change either.
+// tell the person who made the change either. The receiver has
+// Options.WebhookTimeout to answer, headers and body.
 func (s *Server) send(ctx context.Context, d *Delivery) {
 	d.RequestHeaders = map[string]string{
 		"Accept":                                 "*/*",
@@ -105,36 +124,58 @@ func (s *Server) send(ctx context.Context, d *Delivery) {
 	if target == "" {
 		d.Error = "no webhook URL configured"
 	} else {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(d.Payload))
-		if err != nil {
-			d.Error = fmt.Sprintf("build request: %v", err)
-		} else {
-			for k, v := range d.RequestHeaders {
-				req.Header.Set(k, v)
-			}
-			resp, err := s.opts.HTTPClient.Do(req)
-			if err != nil {
-				d.Error = err.Error()
-			} else {
-				body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-				resp.Body.Close()
-				d.StatusCode = resp.StatusCode
-				d.ResponseBody = body
-				d.ResponseHeaders = map[string]string{}
-				for k := range resp.Header {
-					d.ResponseHeaders[k] = resp.Header.Get(k)
-				}
-			}
-		}
+		s.post(ctx, target, d)
 	}
 	d.Duration = time.Since(start)
 	s.ctl.mu.Lock()
 	d.ID = s.ctl.nextDelID
 	s.ctl.nextDelID++
 	s.ctl.deliveries = append(s.ctl.deliveries, d)
+	s.pruneDeliveriesLocked()
 	s.ctl.mu.Unlock()
 	if s.opts.OnDelivery != nil {
 		s.opts.OnDelivery(d)
+	}
+}
+
+// post makes the HTTP request of d and records the answer in d.
+func (s *Server) post(ctx context.Context, target string, d *Delivery) {
+	tctx, cancel := context.WithTimeout(ctx, s.opts.WebhookTimeout)
+	defer cancel()
+	// timedOut: our deadline passed, not the caller's context ending.
+	timedOut := func(err error) bool {
+		var ne net.Error
+		return ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()))
+	}
+	req, err := http.NewRequestWithContext(tctx, http.MethodPost, target, bytes.NewReader(d.Payload))
+	if err != nil {
+		d.Error = fmt.Sprintf("build request: %v", err)
+		return
+	}
+	for k, v := range d.RequestHeaders {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.opts.HTTPClient.Do(req)
+	if err != nil {
+		d.Error = err.Error()
+		if timedOut(err) {
+			d.Error = statusTimedOut
+		}
+		return
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil && timedOut(err) {
+		// The answer did not finish in time: GitHub drops the connection
+		// and keeps no response.
+		d.Error = statusTimedOut
+		return
+	}
+	d.StatusCode = resp.StatusCode
+	d.ResponseBody = body
+	d.ResponseHeaders = map[string]string{}
+	for k := range resp.Header {
+		d.ResponseHeaders[k] = resp.Header.Get(k)
 	}
 }
 
@@ -167,19 +208,6 @@ func (s *Server) SendEvent(ctx context.Context, event string, payload []byte) *D
 	d := &Delivery{GUID: uuid.NewString(), Event: event, Action: head.Action, InstallationID: head.Installation.ID, RepositoryID: head.Repository.ID, Payload: payload}
 	s.send(ctx, d)
 	return d
-}
-
-// Redeliver sends a recorded delivery again with the same GUID and payload
-// and records the new attempt.
-func (s *Server) Redeliver(ctx context.Context, id int64) (*Delivery, error) {
-	old := s.Delivery(id)
-	if old == nil {
-		return nil, fmt.Errorf("redeliver %d: no such delivery", id)
-	}
-	d := &Delivery{GUID: old.GUID, Event: old.Event, Action: old.Action, InstallationID: old.InstallationID,
-		RepositoryID: old.RepositoryID, Redelivery: true, Payload: old.Payload}
-	s.send(ctx, d)
-	return d, nil
 }
 
 // Ping sends the ping event GitHub sends when the app's hook is set up

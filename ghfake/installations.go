@@ -105,6 +105,7 @@ func (w *world) installation(in *installation) *github.Installation {
 		RepositoriesURL:     ptr(w.api() + "/installation/repositories"),
 		HTMLURL:             ptr(htmlURL),
 		AppID:               ptr(w.appID),
+		AppSlug:             ptr(w.appSlug),
 		TargetID:            ptr(in.account.id),
 		TargetType:          ptr(typ),
 		Permissions:         appPermissions,

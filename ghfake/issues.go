@@ -179,6 +179,13 @@ func issueJSON(i *github.Issue) []byte {
 	ms := nullMembers(nulls)
 	ms = emptyLists(ms, len(i.Labels), "labels", len(i.Assignees), "assignees")
 	ms = append(ms, member{"timeline_url", []byte(strconv.Quote(i.GetURL() + "/timeline"))})
+	if i.Milestone != nil {
+		// Rendered on its own for the keys it sends as null (closed_at).
+		ms = append(ms, member{"milestone", milestoneJSON(i.Milestone)})
+		cp := *i
+		cp.Milestone = nil
+		i = &cp
+	}
 	return addMembers(enc(i), ms...)
 }
 

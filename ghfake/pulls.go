@@ -45,50 +45,55 @@ func fileName(p *pull, i int) string {
 func (p *pull) fileList() []fileData {
 	out := make([]fileData, 0, p.files)
 	for i := 0; i < p.files; i++ {
-		rng := rand.New(rand.NewSource(p.id*131 + int64(p.rev)*7919 + int64(i)))
-		f := fileData{name: fileName(p, i), sha: sha(rng)}
-		switch i % 4 {
-		case 0, 3:
-			f.status = "modified"
-		case 1:
-			f.status = "added"
-		case 2:
-			if i%8 == 2 {
-				f.status = "renamed"
-				f.prev = fmt.Sprintf("pkg/old%d/file%d.go", p.id%5, i)
-			} else {
-				f.status = "removed"
-			}
-		}
-		var b strings.Builder
-		switch f.status {
-		case "added":
-			f.additions = 1 + rng.Intn(20)
-			fmt.Fprintf(&b, "@@ -0,0 +1,%d @@\n", f.additions)
-			for j := 0; j < f.additions; j++ {
-				fmt.Fprintf(&b, "+line %d of revision %d\n", j+1, p.rev)
-			}
-		case "removed":
-			f.deletions = 1 + rng.Intn(20)
-			fmt.Fprintf(&b, "@@ -1,%d +0,0 @@\n", f.deletions)
-			for j := 0; j < f.deletions; j++ {
-				fmt.Fprintf(&b, "-line %d\n", j+1)
-			}
-		default:
-			f.additions, f.deletions = 1+rng.Intn(5), rng.Intn(5)
-			fmt.Fprintf(&b, "@@ -10,%d +10,%d @@ func f() {\n", f.deletions+1, f.additions+1)
-			b.WriteString(" \tcontext\n")
-			for j := 0; j < f.deletions; j++ {
-				fmt.Fprintf(&b, "-\told %d\n", j)
-			}
-			for j := 0; j < f.additions; j++ {
-				fmt.Fprintf(&b, "+\tnew %d rev %d\n", j, p.rev)
-			}
-		}
-		f.patch = strings.TrimSuffix(b.String(), "\n")
-		out = append(out, f)
+		out = append(out, p.file(i))
 	}
 	return out
+}
+
+// file is file i of the pull request at its revision.
+func (p *pull) file(i int) fileData {
+	rng := rand.New(rand.NewSource(p.id*131 + int64(p.rev)*7919 + int64(i)))
+	f := fileData{name: fileName(p, i), sha: sha(rng)}
+	switch i % 4 {
+	case 0, 3:
+		f.status = "modified"
+	case 1:
+		f.status = "added"
+	case 2:
+		if i%8 == 2 {
+			f.status = "renamed"
+			f.prev = fmt.Sprintf("pkg/old%d/file%d.go", p.id%5, i)
+		} else {
+			f.status = "removed"
+		}
+	}
+	var b strings.Builder
+	switch f.status {
+	case "added":
+		f.additions = 1 + rng.Intn(20)
+		fmt.Fprintf(&b, "@@ -0,0 +1,%d @@\n", f.additions)
+		for j := 0; j < f.additions; j++ {
+			fmt.Fprintf(&b, "+line %d of revision %d\n", j+1, p.rev)
+		}
+	case "removed":
+		f.deletions = 1 + rng.Intn(20)
+		fmt.Fprintf(&b, "@@ -1,%d +0,0 @@\n", f.deletions)
+		for j := 0; j < f.deletions; j++ {
+			fmt.Fprintf(&b, "-line %d\n", j+1)
+		}
+	default:
+		f.additions, f.deletions = 1+rng.Intn(5), rng.Intn(5)
+		fmt.Fprintf(&b, "@@ -10,%d +10,%d @@ func f() {\n", f.deletions+1, f.additions+1)
+		b.WriteString(" \tcontext\n")
+		for j := 0; j < f.deletions; j++ {
+			fmt.Fprintf(&b, "-\told %d\n", j)
+		}
+		for j := 0; j < f.additions; j++ {
+			fmt.Fprintf(&b, "+\tnew %d rev %d\n", j, p.rev)
+		}
+	}
+	f.patch = strings.TrimSuffix(b.String(), "\n")
+	return f
 }
 
 func (p *pull) totals() (adds, dels int) {
@@ -225,6 +230,13 @@ func pullJSON(p *github.PullRequest, full bool, extra ...member) []byte {
 	}
 	ms := emptyLists(nullMembers(nulls), len(p.Labels), "labels", len(p.Assignees), "assignees", len(p.RequestedReviewers), "requested_reviewers",
 		len(p.RequestedTeams), "requested_teams")
+	if p.Milestone != nil {
+		// Rendered on its own for the keys it sends as null (closed_at).
+		ms = append(ms, member{"milestone", milestoneJSON(p.Milestone)})
+		cp := *p
+		cp.Milestone = nil
+		p = &cp
+	}
 	return addMembers(enc(p), append(ms, extra...)...)
 }
 
@@ -239,27 +251,31 @@ func (w *world) pullJSON(it *issue, full bool) []byte {
 }
 
 func (w *world) files(it *issue) []*github.CommitFile {
-	r, p := it.repo, it.pr
 	var out []*github.CommitFile
-	for _, f := range p.fileList() {
-		cf := &github.CommitFile{
-			SHA:         ptr(f.sha),
-			Filename:    ptr(f.name),
-			Status:      ptr(f.status),
-			Additions:   ptr(f.additions),
-			Deletions:   ptr(f.deletions),
-			Changes:     ptr(f.additions + f.deletions),
-			BlobURL:     ptr(fmt.Sprintf("%s/%s/%s/blob/%s/%s", w.base, r.owner.login, r.name, p.headSHA, f.name)),
-			RawURL:      ptr(fmt.Sprintf("%s/%s/%s/raw/%s/%s", w.base, r.owner.login, r.name, p.headSHA, f.name)),
-			ContentsURL: ptr(fmt.Sprintf("%s/repos/%s/%s/contents/%s?ref=%s", w.api(), r.owner.login, r.name, f.name, p.headSHA)),
-			Patch:       ptr(f.patch),
-		}
-		if f.prev != "" {
-			cf.PreviousFilename = ptr(f.prev)
-		}
-		out = append(out, cf)
+	for _, f := range it.pr.fileList() {
+		out = append(out, w.commitFile(it, f))
 	}
 	return out
+}
+
+func (w *world) commitFile(it *issue, f fileData) *github.CommitFile {
+	r, p := it.repo, it.pr
+	cf := &github.CommitFile{
+		SHA:         ptr(f.sha),
+		Filename:    ptr(f.name),
+		Status:      ptr(f.status),
+		Additions:   ptr(f.additions),
+		Deletions:   ptr(f.deletions),
+		Changes:     ptr(f.additions + f.deletions),
+		BlobURL:     ptr(fmt.Sprintf("%s/%s/%s/blob/%s/%s", w.base, r.owner.login, r.name, p.headSHA, f.name)),
+		RawURL:      ptr(fmt.Sprintf("%s/%s/%s/raw/%s/%s", w.base, r.owner.login, r.name, p.headSHA, f.name)),
+		ContentsURL: ptr(fmt.Sprintf("%s/repos/%s/%s/contents/%s?ref=%s", w.api(), r.owner.login, r.name, f.name, p.headSHA)),
+		Patch:       ptr(f.patch),
+	}
+	if f.prev != "" {
+		cf.PreviousFilename = ptr(f.prev)
+	}
+	return cf
 }
 
 func (c *reqCtx) pullItem() (*issue, *resp) {
@@ -325,6 +341,14 @@ func (s *Server) listFiles(c *reqCtx) resp {
 	if e != nil {
 		return *e
 	}
-	files := s.w.files(it)
-	return pagedArray(c, len(files), func(i int) []byte { return enc(files[i]) })
+	// GitHub lists at most maxListedFiles; changed_files, additions and
+	// deletions of the pull request still count them all. Only the page's
+	// files are made.
+	return pagedArray(c, min(it.pr.files, maxListedFiles), func(i int) []byte {
+		return enc(s.w.commitFile(it, it.pr.file(i)))
+	})
 }
+
+// maxListedFiles is GitHub's cap on GET /pulls/{n}/files ("Responses
+// include a maximum of 3000 files").
+const maxListedFiles = 3000

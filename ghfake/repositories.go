@@ -144,7 +144,6 @@ func (w *world) repository(r *repo) *github.Repository {
 		SSHURL:                   ptr("git@" + strings.Split(host, ":")[0] + ":" + full + ".git"),
 		CloneURL:                 ptr(w.base + "/" + full + ".git"),
 		SVNURL:                   ptr(w.base + "/" + full),
-		Homepage:                 ptr(""),
 		Size:                     ptr(int(r.id % 10000)),
 		StargazersCount:          ptr(r.stars),
 		WatchersCount:            ptr(r.stars),
@@ -170,9 +169,13 @@ func (w *world) repository(r *repo) *github.Repository {
 }
 
 // repoJSON adds the keys GitHub sends as null or empty, which go-github's
-// omitempty drops, and "forks", which go-github does not model.
+// omitempty drops, and "forks", which go-github does not model. A
+// repository without a homepage has null (the schema wants a URI or null).
 func repoJSON(r *github.Repository) []byte {
 	ms := []member{{"mirror_url", rawNull}, {"license", rawNull}, {"forks", []byte(strconv.Itoa(r.GetForksCount()))}}
+	if r.Homepage == nil {
+		ms = append(ms, member{"homepage", rawNull})
+	}
 	if len(r.Topics) == 0 {
 		ms = append(ms, member{"topics", rawEmptyList})
 	}
@@ -233,18 +236,20 @@ func (s *Server) getRepo(c *reqCtx) resp {
 		return *e
 	}
 	gr := s.w.repository(r)
+	// The full repository (this route only) has has_discussions.
+	gr.HasDiscussions = ptr(false)
 	if u := c.user(); u != nil {
 		gr.Permissions = permissions(s.w.permission(u, r))
 	} else if c.tok != nil {
 		gr.Permissions = permissions("pull")
 	}
+	ms := []member{{"network_count", []byte(strconv.Itoa(r.forks))}, {"subscribers_count", []byte(strconv.Itoa(r.stars / 3))}}
 	if r.owner.isOrg {
-		o := s.w.user(r.owner)
-		gr.Organization = &github.Organization{Login: o.Login, ID: o.ID, NodeID: o.NodeID, AvatarURL: o.AvatarURL, URL: o.URL,
-			HTMLURL: o.HTMLURL, ReposURL: o.ReposURL, EventsURL: o.EventsURL, Type: o.Type}
+		// GitHub renders the organization as a simple user (site_admin,
+		// followers_url...), which go-github's Organization cannot carry.
+		ms = append(ms, member{"organization", enc(s.w.user(r.owner))})
 	}
-	b := withRaw(repoJSON(gr), "network_count", strconv.Itoa(r.forks))
-	return jsonResp(200, withRaw(b, "subscribers_count", strconv.Itoa(r.stars/3)))
+	return jsonResp(200, addMembers(repoJSON(gr), ms...))
 }
 
 func (s *Server) getPermission(c *reqCtx) resp {
@@ -258,5 +263,9 @@ func (s *Server) getPermission(c *reqCtx) resp {
 	}
 	p := s.w.permission(u, r)
 	word := map[string]string{"admin": "admin", "push": "write", "pull": "read", "": "none"}[p]
-	return jsonResp(200, enc(map[string]any{"permission": word, "role_name": word, "user": s.w.user(u)}))
+	// The user is a collaborator: it carries its role too.
+	gu := s.w.user(u)
+	gu.RoleName = ptr(word)
+	gu.Permissions = permissions(p)
+	return jsonResp(200, enc(map[string]any{"permission": word, "role_name": word, "user": gu}))
 }

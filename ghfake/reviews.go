@@ -52,5 +52,12 @@ func (s *Server) listReviews(c *reqCtx) resp {
 		return *e
 	}
 	rvs := it.pr.reviews
-	return pagedArray(c, len(rvs), func(i int) []byte { return reviewJSON(s.w.review(it, rvs[i])) })
+	return pagedArray(c, len(rvs), func(i int) []byte {
+		rv := s.w.review(it, rvs[i])
+		// The API sends a review without text as "" (the webhook as null).
+		if rv.Body == nil {
+			rv.Body = ptr("")
+		}
+		return reviewJSON(rv)
+	})
 }

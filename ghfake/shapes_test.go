@@ -39,7 +39,7 @@ func TestAPIShapes(t *testing.T) {
 		{"repos/org-0/repo-0/pulls/comments", "pull_request_review_comment/created", "comment", true, nil},
 		{"repos/org-0/repo-0/labels", "label/created", "label", true, nil},
 		{"repos/org-0/repo-0/milestones?state=all", "milestone/created", "milestone", true, nil},
-		{"repos/org-0/repo-0", "pull_request/opened", "repository", false, []string{"permissions", "organization", "network_count", "subscribers_count"}},
+		{"repos/org-0/repo-0", "pull_request/opened", "repository", false, []string{"permissions", "organization", "network_count", "subscribers_count", "has_discussions"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {

@@ -3,6 +3,7 @@ package ghfake
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,8 +88,28 @@ func (w *world) fullUser(a *account) *github.User {
 	return u
 }
 
-func fullUserJSON(u *github.User) []byte {
-	return withNulls(enc(u), "twitter_username")
+// fullUserJSON renders a profile; user_view_type, which go-github v60
+// does not model, says whether it has the private part.
+func fullUserJSON(u *github.User, view string) []byte {
+	return addMembers(enc(u), member{"twitter_username", rawNull}, member{"user_view_type", []byte(strconv.Quote(view))})
+}
+
+// privateUser is GET /user: the profile plus what only its owner sees.
+func (w *world) privateUser(a *account) *github.User {
+	u := w.fullUser(a)
+	var private int64
+	for _, r := range w.repos {
+		if r.owner == a && !r.deleted && r.private {
+			private++
+		}
+	}
+	u.TotalPrivateRepos = ptr(private)
+	u.OwnedPrivateRepos = ptr(private)
+	u.PrivateGists = ptr(0)
+	u.DiskUsage = ptr(0)
+	u.Collaborators = ptr(0)
+	u.TwoFactorAuthentication = ptr(true)
+	return u
 }
 
 func (w *world) org(a *account) *github.Organization {
@@ -120,7 +141,8 @@ func (s *Server) getAuthUser(c *reqCtx) resp {
 		}
 		return errResp(http.StatusUnauthorized, "Requires authentication")
 	}
-	return jsonResp(200, fullUserJSON(s.w.fullUser(u)))
+	// A GitHub App's user token sees the private profile (no scope needed).
+	return jsonResp(200, fullUserJSON(s.w.privateUser(u), "private"))
 }
 
 func (s *Server) getUser(c *reqCtx) resp {
@@ -128,5 +150,5 @@ func (s *Server) getUser(c *reqCtx) resp {
 	if a == nil {
 		return notFound()
 	}
-	return jsonResp(200, fullUserJSON(s.w.fullUser(a)))
+	return jsonResp(200, fullUserJSON(s.w.fullUser(a), "public"))
 }

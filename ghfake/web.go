@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,43 +65,82 @@ func (s *Server) oauthAuthorize(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, target.String(), http.StatusFound)
 }
 
-// oauthAccessToken exchanges a code for a user token, answering JSON or a
-// form by Accept, as GitHub does.
+// oauthErrorURI is where GitHub's token endpoint errors point.
+const oauthErrorURI = "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/"
+
+// oauthAccessToken is GitHub's token endpoint: it exchanges a code
+// (grant_type absent or authorization_code) or a refresh token
+// (grant_type=refresh_token) for a user token that expires, with a
+// one-use refresh token. It answers JSON or a form by Accept, and its
+// errors with 200 and an error body, as GitHub does.
 func (s *Server) oauthAccessToken(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
+	p := oauthParams(r)
 	id, secret, ok := r.BasicAuth()
 	if !ok {
-		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		id, secret = p.Get("client_id"), p.Get("client_secret")
 	}
-	answer := func(v map[string]string) {
+	answer := func(v map[string]any) {
 		if strings.Contains(r.Header.Get("Accept"), "json") {
 			writeJSON(w, http.StatusOK, enc(v))
 			return
 		}
 		f := url.Values{}
 		for k, x := range v {
-			f.Set(k, x)
+			f.Set(k, fmt.Sprint(x))
 		}
 		w.Header().Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 		_, _ = io.WriteString(w, f.Encode())
 	}
+	fail := func(code, desc, anchor string) {
+		answer(map[string]any{"error": code, "error_description": desc, "error_uri": oauthErrorURI + anchor})
+	}
 	if id != s.opts.OAuthClientID || secret != s.opts.OAuthClientSecret {
-		answer(map[string]string{"error": "incorrect_client_credentials", "error_description": "The client_id and/or client_secret passed are incorrect.",
-			"error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#incorrect-client-credentials"})
+		fail("incorrect_client_credentials", "The client_id and/or client_secret passed are incorrect.", "#incorrect-client-credentials")
 		return
 	}
-	code := r.PostForm.Get("code")
-	s.ctl.mu.Lock()
-	c, found := s.ctl.codes[code]
-	delete(s.ctl.codes, code)
-	s.ctl.mu.Unlock()
-	if !found {
-		answer(map[string]string{"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired.",
-			"error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors/#bad-verification-code"})
+	var g userGrant
+	switch p.Get("grant_type") {
+	case "", "authorization_code":
+		code := p.Get("code")
+		s.ctl.mu.Lock()
+		c, found := s.ctl.codes[code]
+		delete(s.ctl.codes, code)
+		s.ctl.mu.Unlock()
+		if !found {
+			fail("bad_verification_code", "The code passed is incorrect or expired.", "#bad-verification-code")
+			return
+		}
+		g = s.ctl.mintUserToken(c.userID)
+	case "refresh_token":
+		if g, ok = s.ctl.refreshUserToken(p.Get("refresh_token")); !ok {
+			fail("bad_refresh_token", "The refresh token passed is incorrect or expired.", "")
+			return
+		}
+	default:
+		fail("unsupported_grant_type", "The grant type passed is not supported.", "")
 		return
 	}
-	tok := s.ctl.mintUserToken(c.userID)
-	answer(map[string]string{"access_token": tok, "token_type": "bearer", "scope": ""})
+	answer(map[string]any{"access_token": g.access, "token_type": "bearer", "scope": "",
+		"expires_in": g.expiresIn, "refresh_token": g.refresh, "refresh_token_expires_in": g.refreshExpiresIn})
+}
+
+// oauthParams reads the token request's parameters from the query and a
+// form or JSON body, all of which GitHub takes. An unreadable body leaves
+// its parameters out, so the request fails as one without them would.
+func oauthParams(r *http.Request) url.Values {
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/json" {
+		_ = r.ParseForm()
+		return r.Form
+	}
+	v := r.URL.Query()
+	var body map[string]any
+	if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&body); err == nil {
+		for k, x := range body {
+			v.Set(k, fmt.Sprint(x))
+		}
+	}
+	return v
 }
 
 // ---- control routes for scripts ----

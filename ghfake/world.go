@@ -12,6 +12,7 @@ import (
 // world is everything the simulator knows; Server.mu guards it.
 type world struct {
 	appID           int64
+	appSlug         string // installations name their app by slug too
 	base            string
 	nextID          int64
 	accounts        []*account
