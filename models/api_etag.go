@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/friendsofgo/errors"
+	"github.com/volatiletech/null/v8"
 	"github.com/volatiletech/sqlboiler/v4/boil"
 	"github.com/volatiletech/sqlboiler/v4/queries"
 	"github.com/volatiletech/sqlboiler/v4/queries/qm"
@@ -24,47 +25,52 @@ import (
 
 // APIEtag is an object representing the database table.
 type APIEtag struct {
-	URL       string            `boil:"url" json:"url" toml:"url" yaml:"url"`
-	Etag      string            `boil:"etag" json:"etag" toml:"etag" yaml:"etag"`
-	SeenIds   types.Int64Array  `boil:"seen_ids" json:"seen_ids,omitempty" toml:"seen_ids" yaml:"seen_ids,omitempty"`
-	SeenKeys  types.StringArray `boil:"seen_keys" json:"seen_keys,omitempty" toml:"seen_keys" yaml:"seen_keys,omitempty"`
-	Items     int               `boil:"items" json:"items" toml:"items" yaml:"items"`
-	UpdatedAt time.Time         `boil:"updated_at" json:"updated_at" toml:"updated_at" yaml:"updated_at"`
+	URL          string            `boil:"url" json:"url" toml:"url" yaml:"url"`
+	Etag         string            `boil:"etag" json:"etag" toml:"etag" yaml:"etag"`
+	SeenIds      types.Int64Array  `boil:"seen_ids" json:"seen_ids,omitempty" toml:"seen_ids" yaml:"seen_ids,omitempty"`
+	SeenKeys     types.StringArray `boil:"seen_keys" json:"seen_keys,omitempty" toml:"seen_keys" yaml:"seen_keys,omitempty"`
+	Items        int               `boil:"items" json:"items" toml:"items" yaml:"items"`
+	UpdatedAt    time.Time         `boil:"updated_at" json:"updated_at" toml:"updated_at" yaml:"updated_at"`
+	LastModified null.Time         `boil:"last_modified" json:"last_modified,omitempty" toml:"last_modified" yaml:"last_modified,omitempty"`
 
 	R *apiEtagR `boil:"-" json:"-" toml:"-" yaml:"-"`
 	L apiEtagL  `boil:"-" json:"-" toml:"-" yaml:"-"`
 }
 
 var APIEtagColumns = struct {
-	URL       string
-	Etag      string
-	SeenIds   string
-	SeenKeys  string
-	Items     string
-	UpdatedAt string
+	URL          string
+	Etag         string
+	SeenIds      string
+	SeenKeys     string
+	Items        string
+	UpdatedAt    string
+	LastModified string
 }{
-	URL:       "url",
-	Etag:      "etag",
-	SeenIds:   "seen_ids",
-	SeenKeys:  "seen_keys",
-	Items:     "items",
-	UpdatedAt: "updated_at",
+	URL:          "url",
+	Etag:         "etag",
+	SeenIds:      "seen_ids",
+	SeenKeys:     "seen_keys",
+	Items:        "items",
+	UpdatedAt:    "updated_at",
+	LastModified: "last_modified",
 }
 
 var APIEtagTableColumns = struct {
-	URL       string
-	Etag      string
-	SeenIds   string
-	SeenKeys  string
-	Items     string
-	UpdatedAt string
+	URL          string
+	Etag         string
+	SeenIds      string
+	SeenKeys     string
+	Items        string
+	UpdatedAt    string
+	LastModified string
 }{
-	URL:       "api_etag.url",
-	Etag:      "api_etag.etag",
-	SeenIds:   "api_etag.seen_ids",
-	SeenKeys:  "api_etag.seen_keys",
-	Items:     "api_etag.items",
-	UpdatedAt: "api_etag.updated_at",
+	URL:          "api_etag.url",
+	Etag:         "api_etag.etag",
+	SeenIds:      "api_etag.seen_ids",
+	SeenKeys:     "api_etag.seen_keys",
+	Items:        "api_etag.items",
+	UpdatedAt:    "api_etag.updated_at",
+	LastModified: "api_etag.last_modified",
 }
 
 // Generated where
@@ -194,20 +200,46 @@ func (w whereHelpertime_Time) GTE(x time.Time) qm.QueryMod {
 	return qmhelper.Where(w.field, qmhelper.GTE, x)
 }
 
+type whereHelpernull_Time struct{ field string }
+
+func (w whereHelpernull_Time) EQ(x null.Time) qm.QueryMod {
+	return qmhelper.WhereNullEQ(w.field, false, x)
+}
+func (w whereHelpernull_Time) NEQ(x null.Time) qm.QueryMod {
+	return qmhelper.WhereNullEQ(w.field, true, x)
+}
+func (w whereHelpernull_Time) LT(x null.Time) qm.QueryMod {
+	return qmhelper.Where(w.field, qmhelper.LT, x)
+}
+func (w whereHelpernull_Time) LTE(x null.Time) qm.QueryMod {
+	return qmhelper.Where(w.field, qmhelper.LTE, x)
+}
+func (w whereHelpernull_Time) GT(x null.Time) qm.QueryMod {
+	return qmhelper.Where(w.field, qmhelper.GT, x)
+}
+func (w whereHelpernull_Time) GTE(x null.Time) qm.QueryMod {
+	return qmhelper.Where(w.field, qmhelper.GTE, x)
+}
+
+func (w whereHelpernull_Time) IsNull() qm.QueryMod    { return qmhelper.WhereIsNull(w.field) }
+func (w whereHelpernull_Time) IsNotNull() qm.QueryMod { return qmhelper.WhereIsNotNull(w.field) }
+
 var APIEtagWhere = struct {
-	URL       whereHelperstring
-	Etag      whereHelperstring
-	SeenIds   whereHelpertypes_Int64Array
-	SeenKeys  whereHelpertypes_StringArray
-	Items     whereHelperint
-	UpdatedAt whereHelpertime_Time
+	URL          whereHelperstring
+	Etag         whereHelperstring
+	SeenIds      whereHelpertypes_Int64Array
+	SeenKeys     whereHelpertypes_StringArray
+	Items        whereHelperint
+	UpdatedAt    whereHelpertime_Time
+	LastModified whereHelpernull_Time
 }{
-	URL:       whereHelperstring{field: "\"api_etag\".\"url\""},
-	Etag:      whereHelperstring{field: "\"api_etag\".\"etag\""},
-	SeenIds:   whereHelpertypes_Int64Array{field: "\"api_etag\".\"seen_ids\""},
-	SeenKeys:  whereHelpertypes_StringArray{field: "\"api_etag\".\"seen_keys\""},
-	Items:     whereHelperint{field: "\"api_etag\".\"items\""},
-	UpdatedAt: whereHelpertime_Time{field: "\"api_etag\".\"updated_at\""},
+	URL:          whereHelperstring{field: "\"api_etag\".\"url\""},
+	Etag:         whereHelperstring{field: "\"api_etag\".\"etag\""},
+	SeenIds:      whereHelpertypes_Int64Array{field: "\"api_etag\".\"seen_ids\""},
+	SeenKeys:     whereHelpertypes_StringArray{field: "\"api_etag\".\"seen_keys\""},
+	Items:        whereHelperint{field: "\"api_etag\".\"items\""},
+	UpdatedAt:    whereHelpertime_Time{field: "\"api_etag\".\"updated_at\""},
+	LastModified: whereHelpernull_Time{field: "\"api_etag\".\"last_modified\""},
 }
 
 // APIEtagRels is where relationship names are stored.
@@ -227,9 +259,9 @@ func (*apiEtagR) NewStruct() *apiEtagR {
 type apiEtagL struct{}
 
 var (
-	apiEtagAllColumns            = []string{"url", "etag", "seen_ids", "seen_keys", "items", "updated_at"}
+	apiEtagAllColumns            = []string{"url", "etag", "seen_ids", "seen_keys", "items", "updated_at", "last_modified"}
 	apiEtagColumnsWithoutDefault = []string{"url", "etag"}
-	apiEtagColumnsWithDefault    = []string{"seen_ids", "seen_keys", "items", "updated_at"}
+	apiEtagColumnsWithDefault    = []string{"seen_ids", "seen_keys", "items", "updated_at", "last_modified"}
 	apiEtagPrimaryKeyColumns     = []string{"url"}
 	apiEtagGeneratedColumns      = []string{}
 )

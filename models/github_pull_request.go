@@ -74,6 +74,7 @@ type GithubPullRequest struct {
 	LastReplicatedViaWebhookAt  null.Time         `boil:"last_replicated_via_webhook_at" json:"last_replicated_via_webhook_at,omitempty" toml:"last_replicated_via_webhook_at" yaml:"last_replicated_via_webhook_at,omitempty"`
 	LastReplicatedViaAPIAt      null.Time         `boil:"last_replicated_via_api_at" json:"last_replicated_via_api_at,omitempty" toml:"last_replicated_via_api_at" yaml:"last_replicated_via_api_at,omitempty"`
 	LastReplicatedAt            null.Time         `boil:"last_replicated_at" json:"last_replicated_at,omitempty" toml:"last_replicated_at" yaml:"last_replicated_at,omitempty"`
+	FilesTruncated              bool              `boil:"files_truncated" json:"files_truncated" toml:"files_truncated" yaml:"files_truncated"`
 
 	R *githubPullRequestR `boil:"-" json:"-" toml:"-" yaml:"-"`
 	L githubPullRequestL  `boil:"-" json:"-" toml:"-" yaml:"-"`
@@ -129,6 +130,7 @@ var GithubPullRequestColumns = struct {
 	LastReplicatedViaWebhookAt  string
 	LastReplicatedViaAPIAt      string
 	LastReplicatedAt            string
+	FilesTruncated              string
 }{
 	ID:                          "id",
 	NodeID:                      "node_id",
@@ -179,6 +181,7 @@ var GithubPullRequestColumns = struct {
 	LastReplicatedViaWebhookAt:  "last_replicated_via_webhook_at",
 	LastReplicatedViaAPIAt:      "last_replicated_via_api_at",
 	LastReplicatedAt:            "last_replicated_at",
+	FilesTruncated:              "files_truncated",
 }
 
 var GithubPullRequestTableColumns = struct {
@@ -231,6 +234,7 @@ var GithubPullRequestTableColumns = struct {
 	LastReplicatedViaWebhookAt  string
 	LastReplicatedViaAPIAt      string
 	LastReplicatedAt            string
+	FilesTruncated              string
 }{
 	ID:                          "github_pull_request.id",
 	NodeID:                      "github_pull_request.node_id",
@@ -281,6 +285,7 @@ var GithubPullRequestTableColumns = struct {
 	LastReplicatedViaWebhookAt:  "github_pull_request.last_replicated_via_webhook_at",
 	LastReplicatedViaAPIAt:      "github_pull_request.last_replicated_via_api_at",
 	LastReplicatedAt:            "github_pull_request.last_replicated_at",
+	FilesTruncated:              "github_pull_request.files_truncated",
 }
 
 // Generated where
@@ -335,6 +340,7 @@ var GithubPullRequestWhere = struct {
 	LastReplicatedViaWebhookAt  whereHelpernull_Time
 	LastReplicatedViaAPIAt      whereHelpernull_Time
 	LastReplicatedAt            whereHelpernull_Time
+	FilesTruncated              whereHelperbool
 }{
 	ID:                          whereHelperint64{field: "\"github_pull_request\".\"id\""},
 	NodeID:                      whereHelpernull_String{field: "\"github_pull_request\".\"node_id\""},
@@ -385,6 +391,7 @@ var GithubPullRequestWhere = struct {
 	LastReplicatedViaWebhookAt:  whereHelpernull_Time{field: "\"github_pull_request\".\"last_replicated_via_webhook_at\""},
 	LastReplicatedViaAPIAt:      whereHelpernull_Time{field: "\"github_pull_request\".\"last_replicated_via_api_at\""},
 	LastReplicatedAt:            whereHelpernull_Time{field: "\"github_pull_request\".\"last_replicated_at\""},
+	FilesTruncated:              whereHelperbool{field: "\"github_pull_request\".\"files_truncated\""},
 }
 
 // GithubPullRequestRels is where relationship names are stored.
@@ -500,9 +507,9 @@ func (r *githubPullRequestR) GetPullRequestGithubPullRequestReviewComments() Git
 type githubPullRequestL struct{}
 
 var (
-	githubPullRequestAllColumns            = []string{"id", "node_id", "number", "base_repo_id", "head_repo_id", "base_ref", "base_sha", "head_ref", "head_sha", "head_label", "state", "locked", "active_lock_reason", "draft", "title", "body", "user_id", "user_login", "assignee_id", "assignee_login", "assignee_logins", "requested_reviewer_logins", "milestone_number", "merged", "mergeable", "mergeable_state", "rebaseable", "merge_commit_sha", "merged_at", "merged_by_id", "merged_by_login", "maintainer_can_modify", "author_association", "comments_count", "review_comments_count", "commits_count", "additions", "deletions", "changed_files", "html_url", "created_at", "updated_at", "closed_at", "files_last_scanned_at", "reviews_last_scanned_at", "review_comments_last_scanned_at", "last_replicated_via_webhook_at", "last_replicated_via_api_at", "last_replicated_at"}
+	githubPullRequestAllColumns            = []string{"id", "node_id", "number", "base_repo_id", "head_repo_id", "base_ref", "base_sha", "head_ref", "head_sha", "head_label", "state", "locked", "active_lock_reason", "draft", "title", "body", "user_id", "user_login", "assignee_id", "assignee_login", "assignee_logins", "requested_reviewer_logins", "milestone_number", "merged", "mergeable", "mergeable_state", "rebaseable", "merge_commit_sha", "merged_at", "merged_by_id", "merged_by_login", "maintainer_can_modify", "author_association", "comments_count", "review_comments_count", "commits_count", "additions", "deletions", "changed_files", "html_url", "created_at", "updated_at", "closed_at", "files_last_scanned_at", "reviews_last_scanned_at", "review_comments_last_scanned_at", "last_replicated_via_webhook_at", "last_replicated_via_api_at", "last_replicated_at", "files_truncated"}
 	githubPullRequestColumnsWithoutDefault = []string{"id", "number", "base_repo_id", "state", "title"}
-	githubPullRequestColumnsWithDefault    = []string{"node_id", "head_repo_id", "base_ref", "base_sha", "head_ref", "head_sha", "head_label", "locked", "active_lock_reason", "draft", "body", "user_id", "user_login", "assignee_id", "assignee_login", "assignee_logins", "requested_reviewer_logins", "milestone_number", "merged", "mergeable", "mergeable_state", "rebaseable", "merge_commit_sha", "merged_at", "merged_by_id", "merged_by_login", "maintainer_can_modify", "author_association", "comments_count", "review_comments_count", "commits_count", "additions", "deletions", "changed_files", "html_url", "created_at", "updated_at", "closed_at", "files_last_scanned_at", "reviews_last_scanned_at", "review_comments_last_scanned_at", "last_replicated_via_webhook_at", "last_replicated_via_api_at", "last_replicated_at"}
+	githubPullRequestColumnsWithDefault    = []string{"node_id", "head_repo_id", "base_ref", "base_sha", "head_ref", "head_sha", "head_label", "locked", "active_lock_reason", "draft", "body", "user_id", "user_login", "assignee_id", "assignee_login", "assignee_logins", "requested_reviewer_logins", "milestone_number", "merged", "mergeable", "mergeable_state", "rebaseable", "merge_commit_sha", "merged_at", "merged_by_id", "merged_by_login", "maintainer_can_modify", "author_association", "comments_count", "review_comments_count", "commits_count", "additions", "deletions", "changed_files", "html_url", "created_at", "updated_at", "closed_at", "files_last_scanned_at", "reviews_last_scanned_at", "review_comments_last_scanned_at", "last_replicated_via_webhook_at", "last_replicated_via_api_at", "last_replicated_at", "files_truncated"}
 	githubPullRequestPrimaryKeyColumns     = []string{"id"}
 	githubPullRequestGeneratedColumns      = []string{"last_replicated_at"}
 )
