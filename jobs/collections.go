@@ -213,8 +213,9 @@ var collections = []*collection{
 		// drop their files and reviews, so they are never swept.
 		finish: stampRepo(process.StampPullRequestsScanned),
 		// The list leaves out what only GET of one pull request has: the
-		// counts (the files scan sums them), mergeable and merged_by. A
-		// merged pull request's merged_by never changes, so it is fetched
+		// counts (the files scan sums them, or fetches a pull request whose
+		// files GitHub truncated), mergeable and merged_by. A merged pull
+		// request's merged_by never changes, so it is fetched
 		// once (a sync_pull_request child, with its ETag) for merged rows
 		// that lack it. Open pull requests are not fetched: mergeable is
 		// volatile and GitHub computes it lazily (the first GET often
@@ -234,8 +235,11 @@ var collections = []*collection{
 			var out []ScanRequest
 			for _, pr := range prs {
 				for _, k := range []string{CollectionPullRequestFiles, CollectionPullRequestReviews, CollectionPullRequestReviewComments} {
+					// The files scan's child fetches a truncated pull request
+					// for its totals.
 					out = append(out, ScanRequest{Kind: k, InstallationID: sc.InstallationID.Int64, Owner: sc.Owner,
-						Repo: sc.Repo, Number: pr.Number, RequestedBy: sc.RequestedBy, Full: sc.Full})
+						Repo: sc.Repo, Number: pr.Number, RequestedBy: sc.RequestedBy, Full: sc.Full,
+						Children: k == CollectionPullRequestFiles})
 				}
 				if pr.NeedsMerger {
 					// Never Full: the stored ETag makes the next try of a
@@ -269,9 +273,22 @@ var collections = []*collection{
 		sweep: func(ctx context.Context, tx *sql.Tx, sc *scanRow, seen seenRows) (int64, error) {
 			return process.DeletePullRequestFilesExceptSince(ctx, tx, sc.PullID.Int64, seen.keys, sc.StartedAt.Time)
 		},
-		// The pull request list lacks additions, deletions and
-		// changed_files; the files just read give them.
+		// GitHub lists at most 3,000 files: the stamp marks a longer pull
+		// request files_truncated, and sums the files into its totals only
+		// when no pull request object gave them (the list lacks them).
 		finish: stampPull(process.StampFilesScanned),
+		// A truncated list sums to less than the pull request changes: one
+		// GET of the pull request (rare: over 3,000 files, never fetched
+		// alone) gives the true totals. Not Full: its ETag makes a re-try
+		// free.
+		children: func(ctx context.Context, tx *sql.Tx, sc *scanRow) ([]ScanRequest, error) {
+			short, err := process.TruncatedWithoutTotals(ctx, tx, sc.PullID.Int64)
+			if err != nil || !short {
+				return nil, err
+			}
+			return []ScanRequest{{Kind: JobSyncPullRequest, InstallationID: sc.InstallationID.Int64, Owner: sc.Owner,
+				Repo: sc.Repo, Number: sc.Number, RequestedBy: sc.RequestedBy}}, nil
+		},
 	},
 	{
 		name:    CollectionPullRequestReviews,

@@ -25,72 +25,108 @@ func (h *harness) repo() (owner, name string) {
 	return r.GetOwner().GetLogin(), r.GetName()
 }
 
+// TestRateLimitPausesAndResumes: a scan bigger than the primary budget
+// pauses the installation when the budget is spent and resumes at the
+// reset GitHub announced (ghfake refills it then, as GitHub does). The
+// rate-limited answers are counted: each job learns of the limit by at
+// most one refused answer (or none: go-github refuses locally once an
+// answer said 0 remain), and a paused installation sends nothing.
 func TestRateLimitPausesAndResumes(t *testing.T) {
-	h := newHarness(t, ghfake.Options{Seed: smallSeed, RateLimit: 15, TokenTTL: 3 * time.Hour}, nil)
-	// ghfake's clock runs an hour late (less 3s), so the reset it announces
-	// is 3s after a window starts: the test sees several resets quickly.
-	h.gh.Advance(-time.Hour + 3*time.Second)
-	h.start(6)
-	owner, name := h.repo()
-	h.scan(ScanRequest{Kind: JobSyncRepository, Owner: owner, Repo: name, Children: true, RequestedBy: "test"})
+	const budget = 15
+	tests := []struct {
+		name  string
+		slots int // the installation's concurrency cap
+	}{
+		{"one slot: nothing is sent while paused", 1},
+		{"four slots: only requests in flight are refused", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A short window, so that the scan sees several resets.
+			h := newHarness(t, ghfake.Options{Seed: smallSeed, RateLimit: budget, RateLimitWindow: 2 * time.Second, TokenTTL: 3 * time.Hour},
+				func(d *Deps) { d.InstallationConcurrency = tt.slots })
+			// As many workers as slots: jobs do not wait for a slot, so
+			// the budget runs out well before a window ends.
+			h.start(tt.slots)
+			owner, name := h.repo()
+			h.scan(ScanRequest{Kind: JobSyncRepository, Owner: owner, Repo: name, Children: true, RequestedBy: "test"})
 
-	paused, everPaused, resets := false, false, 0
-	deadline := time.Now().Add(time.Minute)
-	e := newEngine(h.deps)
-	for {
-		until, err := e.pausedUntil(context.Background(), h.inst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !until.IsZero() && !paused {
-			// GitHub refills the budget at the reset it announced; ghfake
-			// does it when told to.
-			h.gh.ResetRateLimits()
-			resets++
-		}
-		paused = !until.IsZero()
-		everPaused = everPaused || paused
-		var open int
-		if err := h.deps.DB.QueryRow(`SELECT count(*) FROM scan WHERE status IN ('queued', 'running')`).Scan(&open); err != nil {
-			t.Fatal(err)
-		}
-		if open == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			h.waitIdle(0)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !everPaused {
-		t.Error("the installation was never paused")
-	}
-	t.Logf("%d pauses", resets)
-	h.assertAllDone()
-	var failedPages int
-	if err := h.deps.DB.QueryRow(`SELECT count(*) FROM scan_page WHERE status <> 'done'`).Scan(&failedPages); err != nil {
-		t.Fatal(err)
-	}
-	if failedPages != 0 {
-		t.Errorf("%d pages not done", failedPages)
-	}
-	c := h.gh.Stats().ByInstallation[h.inst]
-	if c.Requests <= 15 {
-		t.Errorf("%d requests fit in one window; the test proves nothing", c.Requests)
-	}
-	t.Logf("installation requests %+v", c)
-	var pulls int
-	if err := h.deps.DB.QueryRow(`SELECT count(*) FROM github_pull_request_file`).Scan(&pulls); err != nil {
-		t.Fatal(err)
-	}
-	if pulls != 12*150 {
-		t.Errorf("%d files stored, want %d", pulls, 12*150)
+			e := newEngine(h.deps)
+			var pauses, sentWhilePaused int
+			var pausedTill time.Time
+			requestsAtPause := -1
+			deadline := time.Now().Add(2 * time.Minute)
+			for {
+				until, err := e.pausedUntil(context.Background(), h.inst)
+				if err != nil {
+					t.Fatal(err)
+				}
+				requests := h.gh.Stats().ByInstallation[h.inst].Requests
+				switch {
+				case until.IsZero():
+					requestsAtPause = -1
+				case !until.Equal(pausedTill):
+					pauses++
+					pausedTill, requestsAtPause = until, requests
+				case requests != requestsAtPause:
+					// Still the same pause: nothing may reach GitHub.
+					sentWhilePaused += requests - requestsAtPause
+					requestsAtPause = requests
+				}
+				var open int
+				if err := h.deps.DB.QueryRow(`SELECT count(*) FROM scan WHERE status IN ('queued', 'running')`).Scan(&open); err != nil {
+					t.Fatal(err)
+				}
+				if open == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					h.waitIdle(0)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			h.assertAllDone()
+			var failedPages int
+			if err := h.deps.DB.QueryRow(`SELECT count(*) FROM scan_page WHERE status <> 'done'`).Scan(&failedPages); err != nil {
+				t.Fatal(err)
+			}
+			if failedPages != 0 {
+				t.Errorf("%d pages not done", failedPages)
+			}
+			c := h.gh.Stats().ByInstallation[h.inst]
+			t.Logf("installation requests %+v, %d pauses, %d requests sent while paused", c, pauses, sentWhilePaused)
+			if c.Requests <= 2*budget {
+				t.Fatalf("%d requests fit in two windows; the test proves nothing", c.Requests)
+			}
+			if pauses < 2 {
+				t.Errorf("%d pauses; the installation must pause at each spent window", pauses)
+			}
+			// Per pause, each slot's job may learn of the limit by one
+			// refused answer; nothing else may be refused.
+			if most := tt.slots * pauses; c.RateLimited > most {
+				t.Errorf("%d rate-limited answers, want at most %d (%d slots, %d pauses)", c.RateLimited, most, tt.slots, pauses)
+			}
+			// Once paused, only the other slots' requests already under
+			// way may still reach GitHub: none with one slot.
+			if most := (tt.slots - 1) * pauses; sentWhilePaused > most {
+				t.Errorf("%d requests sent while the installation was paused, want at most %d", sentWhilePaused, most)
+			}
+			var files int
+			if err := h.deps.DB.QueryRow(`SELECT count(*) FROM github_pull_request_file`).Scan(&files); err != nil {
+				t.Fatal(err)
+			}
+			if files != 12*150 {
+				t.Errorf("%d files stored, want %d", files, 12*150)
+			}
+		})
 	}
 }
 
 func TestSecondaryLimitHonoursRetryAfter(t *testing.T) {
 	ctx := context.Background()
-	h := newHarness(t, ghfake.Options{Seed: smallSeed}, nil)
+	// Every secondary answer with its Retry-After, which this test is
+	// about (TestRateLimitAnswersPauseAndResume has GitHub's mix).
+	h := newHarness(t, ghfake.Options{Seed: smallSeed, SecondaryRetryAfterShare: 1}, nil)
 	owner, name := h.repo()
 	// The repository and a token first, so the limits hit the pages.
 	if _, err := NewSyncer(h.deps).Sync(ctx, ScanRequest{Kind: JobSyncRepository, InstallationID: h.inst, Owner: owner, Repo: name}); err != nil {
@@ -212,6 +248,26 @@ func TestSyncerInline(t *testing.T) {
 	if !pr.GetMerged() {
 		t.Fatal("the seed has no merged pull request")
 	}
+	// GitHub answers mergeable null until it has computed it, which a
+	// first read starts (and it stays null once merged): read an open pull
+	// request once, as someone else would, so the sync sees it computed.
+	open := w.PullRequests(owner, name)[0]
+	for _, p := range w.PullRequests(owner, name) {
+		if p.GetState() == "open" {
+			open = p
+			break
+		}
+	}
+	gc, err := h.deps.GitHub.NewInstallationClient(h.inst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := gc.PullRequests.Get(ctx, owner, name, open.GetNumber()); err != nil {
+		t.Fatal(err)
+	}
+	if open = w.PullRequest(owner, name, open.GetNumber()); open.Mergeable == nil {
+		t.Fatalf("#%d (%s): mergeable still null on GitHub; the check would prove nothing", open.GetNumber(), open.GetState())
+	}
 	tests := []struct {
 		name    string
 		req     ScanRequest
@@ -220,9 +276,12 @@ func TestSyncerInline(t *testing.T) {
 	}{
 		{"repository", ScanRequest{Kind: JobSyncRepository, Owner: owner, Repo: name}, nil,
 			`SELECT count(*) FROM github_repository WHERE lower(full_name) = lower('` + owner + "/" + name + `')`},
-		{"pull request with merged_by and mergeable", ScanRequest{Kind: JobSyncPullRequest, Owner: owner, Repo: name, Number: pr.GetNumber()}, nil,
-			`SELECT count(*) FROM github_pull_request WHERE number = ` + itoa(pr.GetNumber()) + ` AND mergeable IS NOT DISTINCT FROM ` + boolSQL(pr.Mergeable) +
-				` AND merged_by_login = '` + pr.GetMergedBy().GetLogin() + `'`},
+		{"merged pull request with merged_by", ScanRequest{Kind: JobSyncPullRequest, Owner: owner, Repo: name, Number: pr.GetNumber()}, nil,
+			`SELECT count(*) FROM github_pull_request WHERE number = ` + itoa(pr.GetNumber()) + ` AND merged_by_login = '` + pr.GetMergedBy().GetLogin() +
+				`' AND merged_by_id = ` + strconv.FormatInt(pr.GetMergedBy().GetID(), 10)},
+		{"open pull request with mergeable", ScanRequest{Kind: JobSyncPullRequest, Owner: owner, Repo: name, Number: open.GetNumber()}, nil,
+			`SELECT count(*) FROM github_pull_request WHERE number = ` + itoa(open.GetNumber()) + ` AND mergeable = ` + boolSQL(open.Mergeable) +
+				` AND merged_by_login IS NULL`},
 		{"label", ScanRequest{Kind: JobSyncLabel, Owner: owner, Repo: name, Name: w.Labels(owner, name)[0].GetName()}, nil,
 			`SELECT count(*) FROM github_issue_label WHERE name = '` + w.Labels(owner, name)[0].GetName() + `'`},
 		{"missing issue", ScanRequest{Kind: JobSyncIssue, Owner: owner, Repo: name, Number: 999999}, ErrNotFound,

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -29,6 +27,9 @@ type RateLimitedError struct {
 	InstallationID int64
 	Until          time.Time
 	Secondary      bool
+	// Guessed says GitHub named no wait: Until is the least GitHub asks
+	// for (a minute), which the jobs replace with Deps.SecondaryMinWait.
+	Guessed bool
 }
 
 func (e *RateLimitedError) Error() string {
@@ -56,18 +57,21 @@ func (e *permanentError) Unwrap() error { return e.err }
 type fetched struct {
 	notModified bool
 	etag        string
-	nextPage    int
-	lastPage    int
+	// lastModified is the answer's Last-Modified when it can stand in for
+	// the ETag (stableLastModified); zero otherwise.
+	lastModified time.Time
+	nextPage     int
+	lastPage     int
 	// requested is false when go-github refused locally (a limit it already
 	// knew was spent), so nothing was sent.
 	requested bool
 }
 
 // get fetches path (relative to the API base) into v, sending etag as
-// If-None-Match when given. Its error is classified: ErrNotFound,
+// If-None-Match and since as If-Modified-Since when given. Its error is classified: ErrNotFound,
 // *RateLimitedError, *permanentError, or anything else (transient: 5xx,
 // network) which the caller retries.
-func get(ctx context.Context, client *github.Client, installationID int64, path, etag string, v any) (fetched, error) {
+func get(ctx context.Context, client *github.Client, installationID int64, path, etag string, v any, since ...time.Time) (fetched, error) {
 	var f fetched
 	req, err := client.NewRequest(http.MethodGet, path, nil)
 	if err != nil {
@@ -76,34 +80,26 @@ func get(ctx context.Context, client *github.Client, installationID int64, path,
 	if etag != "" {
 		req.Header.Set("If-None-Match", etag)
 	}
+	if len(since) > 0 && !since[0].IsZero() {
+		req.Header.Set("If-Modified-Since", since[0].UTC().Format(http.TimeFormat))
+	}
 	resp, err := client.Do(ctx, req, v)
 	f.requested = true
 	if resp != nil {
 		f.nextPage, f.lastPage = resp.NextPage, resp.LastPage
 		if resp.Response != nil {
 			f.etag = resp.Header.Get("ETag")
+			f.lastModified = stableLastModified(resp.Header)
 		}
 	}
 	if err == nil {
 		return f, nil
 	}
-	var rle *github.RateLimitError
-	if errors.As(err, &rle) {
-		// go-github answers a limit it already knows about without sending.
-		f.requested = rle.Response != nil && rle.Response.Header.Get("X-RateLimit-Limit") != ""
-		until := rle.Rate.Reset.Time
-		if until.IsZero() {
-			until = time.Now().Add(time.Minute)
-		}
-		return f, &RateLimitedError{InstallationID: installationID, Until: until}
-	}
-	var abuse *github.AbuseRateLimitError
-	if errors.As(err, &abuse) {
-		wait := time.Minute
-		if abuse.RetryAfter != nil {
-			wait = *abuse.RetryAfter
-		}
-		return f, &RateLimitedError{InstallationID: installationID, Until: time.Now().Add(wait), Secondary: true}
+	// 403 and 429 limits alike (ratelimit.go); go-github answers a limit
+	// it already knows about without sending.
+	if rl, sent, ok := rateLimitOf(installationID, err, time.Now()); ok {
+		f.requested = sent
+		return f, rl
 	}
 	var er *github.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {
@@ -116,36 +112,11 @@ func get(ctx context.Context, client *github.Client, installationID int64, path,
 			return f, nil
 		case code == http.StatusNotFound || code == http.StatusGone:
 			return f, fmt.Errorf("GET %s: %w", path, ErrNotFound)
-		case code == http.StatusTooManyRequests || code == http.StatusForbidden:
-			// go-github v60 only recognises 403 limits; GitHub also answers 429.
-			if until, ok := limitFromHeaders(er.Response.Header); ok {
-				return f, &RateLimitedError{InstallationID: installationID, Until: until, Secondary: er.Response.Header.Get("X-RateLimit-Remaining") != "0"}
-			}
-			if code == http.StatusTooManyRequests {
-				return f, &RateLimitedError{InstallationID: installationID, Until: time.Now().Add(time.Minute), Secondary: true}
-			}
-			return f, &permanentError{status: code, err: err}
 		case code >= 400 && code < 500:
 			return f, &permanentError{status: code, err: err}
 		}
 	}
 	return f, fmt.Errorf("GET %s: %w", path, err)
-}
-
-// limitFromHeaders reads when a 403/429 limit ends: Retry-After first, then
-// a spent primary budget's reset time.
-func limitFromHeaders(h http.Header) (time.Time, bool) {
-	if ra := h.Get("Retry-After"); ra != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(ra)); err == nil {
-			return time.Now().Add(time.Duration(secs) * time.Second), true
-		}
-	}
-	if h.Get("X-RateLimit-Remaining") == "0" {
-		if reset, err := strconv.ParseInt(h.Get("X-RateLimit-Reset"), 10, 64); err == nil {
-			return time.Unix(reset, 0), true
-		}
-	}
-	return time.Time{}, false
 }
 
 // installationFor finds the installation that covers owner/repo.
@@ -177,6 +148,11 @@ func InstallationFor(ctx context.Context, db *sql.DB, apps githubapp.ClientCreat
 		var er *github.ErrorResponse
 		if errors.As(err, &er) && er.Response != nil && er.Response.StatusCode == http.StatusNotFound {
 			return 0, fmt.Errorf("%s/%s: %w", owner, repo, ErrNoInstallation)
+		}
+		if rl, ok := RateLimitFromError(0, err); ok {
+			// The app's own budget (installation 0): callers wait as for
+			// an installation's.
+			return 0, fmt.Errorf("ask GitHub for the installation of %s/%s: %w", owner, repo, rl)
 		}
 		return 0, fmt.Errorf("ask GitHub for the installation of %s/%s: %w", owner, repo, err)
 	}

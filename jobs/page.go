@@ -8,9 +8,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/volatiletech/null/v8"
 	"github.com/volatiletech/sqlboiler/v4/boil"
 	"github.com/volatiletech/sqlboiler/v4/queries/qm"
 
@@ -18,12 +20,13 @@ import (
 	"github.com/webhookdb/webhookdb/process"
 )
 
-// etagRow is what we stored of a page URL: its ETag, and what the page
-// listed when the ETag was stored.
+// etagRow is what we stored of a page URL: its ETag and Last-Modified,
+// and what the page listed when they were stored.
 type etagRow struct {
-	etag  string
-	items int
-	seen  seenRows
+	etag         string
+	lastModified time.Time
+	items        int
+	seen         seenRows
 }
 
 // loadETag reads the api_etag row of key; the zero etagRow when none.
@@ -35,15 +38,17 @@ func (e *engine) loadETag(ctx context.Context, key string) (etagRow, error) {
 	if err != nil {
 		return etagRow{}, fmt.Errorf("read the ETag of %s: %w", key, err)
 	}
-	return etagRow{etag: a.Etag, items: a.Items, seen: seenRows{ids: a.SeenIds, keys: a.SeenKeys}}, nil
+	return etagRow{etag: a.Etag, lastModified: a.LastModified.Time, items: a.Items, seen: seenRows{ids: a.SeenIds, keys: a.SeenKeys}}, nil
 }
 
-// storeETag records the ETag of key and what its page listed.
-func storeETag(ctx context.Context, exec boil.ContextExecutor, key, etag string, seen seenRows, items int) error {
-	a := &models.APIEtag{URL: key, Etag: etag, SeenIds: seen.ids, SeenKeys: seen.keys, Items: items, UpdatedAt: time.Now()}
+// storeETag records the validators of key's answer (f) and what its page
+// listed.
+func storeETag(ctx context.Context, exec boil.ContextExecutor, key string, f fetched, seen seenRows, items int) error {
+	a := &models.APIEtag{URL: key, Etag: f.etag, LastModified: null.NewTime(f.lastModified, !f.lastModified.IsZero()),
+		SeenIds: seen.ids, SeenKeys: seen.keys, Items: items, UpdatedAt: time.Now()}
 	err := a.Upsert(ctx, exec, true, []string{models.APIEtagColumns.URL},
-		boil.Whitelist(models.APIEtagColumns.Etag, models.APIEtagColumns.SeenIds, models.APIEtagColumns.SeenKeys,
-			models.APIEtagColumns.Items, models.APIEtagColumns.UpdatedAt),
+		boil.Whitelist(models.APIEtagColumns.Etag, models.APIEtagColumns.LastModified, models.APIEtagColumns.SeenIds,
+			models.APIEtagColumns.SeenKeys, models.APIEtagColumns.Items, models.APIEtagColumns.UpdatedAt),
 		boil.Infer())
 	if err != nil {
 		return fmt.Errorf("store the ETag of %s: %w", key, err)
@@ -86,7 +91,8 @@ func (e *engine) fetchPage(ctx context.Context, s *session, sc *scanRow, c *coll
 		return nil, err
 	}
 	io := c.newPage()
-	f, err := get(ctx, s.client, s.inst, u, prev.etag, io.dst)
+	etag, since := pageValidators(sc, prev)
+	f, err := get(ctx, s.client, s.inst, u, etag, io.dst, since)
 	if err == nil && f.notModified {
 		// GitHub still lists what the page held; if some of it is no
 		// longer stored (deleted after a 404 while access was lost), the
@@ -104,6 +110,38 @@ func (e *engine) fetchPage(ctx context.Context, s *session, sc *scanRow, c *coll
 		return &pageFetch{url: u, f: f}, err
 	}
 	return &pageFetch{url: u, f: f, io: io, fetchedAt: time.Now(), prevItems: prev.items}, nil
+}
+
+// pageValidators chooses what a page is asked with. GitHub binds an ETag
+// to the token that received it, and installation tokens live an hour, so
+// after a rotation only Last-Modified still matches. An incremental scan
+// sends it (If-Modified-Since) when stored: its pages are sorted by
+// updated, newest first, so any change to what they list brings a newer
+// updated_at onto them. A scan that sweeps sends the ETag alone: a
+// deletion changes a page without a newer updated_at, and If-Modified-Since
+// would answer 304 and keep the deleted row from the sweep.
+func pageValidators(sc *scanRow, prev etagRow) (etag string, since time.Time) {
+	if sc.Since.Valid && !prev.lastModified.IsZero() {
+		return "", prev.lastModified
+	}
+	return prev.etag, time.Time{}
+}
+
+// stableLastModified is the answer's Last-Modified when it is at least two
+// seconds older than the answer's Date, else zero. GitHub compares
+// If-Modified-Since at a second's resolution: a change in the same second
+// as the newest one seen would still answer 304. Two seconds leave one for
+// the time between GitHub reading the object and dating its answer.
+func stableLastModified(h http.Header) time.Time {
+	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	if err != nil {
+		return time.Time{}
+	}
+	date, err := http.ParseTime(h.Get("Date"))
+	if err != nil || date.Sub(lm) < 2*time.Second {
+		return time.Time{}
+	}
+	return lm
 }
 
 // lostRows says whether a row that the page listed when its ETag was
@@ -176,7 +214,7 @@ func (e *engine) writePage(ctx context.Context, tx *sql.Tx, sc *scanRow, c *coll
 			return out, fmt.Errorf("mark page %d of scan %d done: %w", page, sc.ID, err)
 		}
 		if pf.f.etag != "" {
-			if err := storeETag(ctx, tx, etagKey(sc, pf.url), pf.f.etag, seenRows{ids: ids, keys: keys}, res.items); err != nil {
+			if err := storeETag(ctx, tx, etagKey(sc, pf.url), pf.f, seenRows{ids: ids, keys: keys}, res.items); err != nil {
 				return out, err
 			}
 		}

@@ -17,6 +17,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gocraft/work"
@@ -59,6 +60,10 @@ type Deps struct {
 	// its limit is spent but the reset time it gives has already passed
 	// (clock skew); default 30s.
 	RateLimitFloor time.Duration
+	// SecondaryMinWait is how long an installation waits after a
+	// secondary limit that names no wait (GitHub: "at least one minute");
+	// default a minute.
+	SecondaryMinWait time.Duration
 	// SweepSpec is the cron spec (with seconds) of the periodic sweeper;
 	// default every 15 seconds. "-" turns it off.
 	SweepSpec string
@@ -85,6 +90,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.RateLimitFloor <= 0 {
 		d.RateLimitFloor = 30 * time.Second
+	}
+	if d.SecondaryMinWait <= 0 {
+		d.SecondaryMinWait = secondaryMinWait
 	}
 	if d.SweepSpec == "" {
 		d.SweepSpec = "*/15 * * * * *"
@@ -131,16 +139,23 @@ func NewEnqueuer(d Deps) *work.Enqueuer {
 	return work.NewEnqueuer(d.Namespace, d.Redis)
 }
 
-// engine is the shared state of the jobs of one process: Deps and the
-// enqueuer. It holds nothing mutable.
+// engine is the shared state of the jobs of one process: Deps, the
+// enqueuer, and the installation tokens made after GitHub refused one
+// (reauth.go).
 type engine struct {
 	deps Deps
 	enq  *work.Enqueuer
+	// renewals holds by installation id the *renewed token made after a
+	// 401, shared by the engine's sessions.
+	renewals *sync.Map
+	// leaseRenewed, a test hook, is told each lease renewal and the new
+	// expiry; nil in production.
+	leaseRenewed func(inst int64, expiry time.Time)
 }
 
 func newEngine(d Deps) *engine {
 	d = d.withDefaults()
-	return &engine{deps: d, enq: NewEnqueuer(d)}
+	return &engine{deps: d, enq: NewEnqueuer(d), renewals: &sync.Map{}}
 }
 
 // backoff is the delay in seconds before retry number job.Fails.

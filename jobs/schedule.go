@@ -26,6 +26,11 @@ const (
 	JobSyncIssue       = "sync_issue"
 	JobSyncLabel       = "sync_label"
 	JobSyncMilestone   = "sync_milestone"
+	// JobSyncCollaboratorPermission refreshes a collaborator's permission
+	// level on a repository (Name is the login), for a member event whose
+	// level GitHub did not send and could not give within the webhook's
+	// budget.
+	JobSyncCollaboratorPermission = "sync_collaborator_permission"
 )
 
 // Collections that are scanned page by page.
@@ -252,6 +257,10 @@ func (r ScanRequest) validate() error {
 	case JobSyncLabel:
 		if r.Name == "" {
 			return fmt.Errorf("scan %s of %s/%s: label name missing", r.Kind, r.Owner, r.Repo)
+		}
+	case JobSyncCollaboratorPermission:
+		if r.Name == "" {
+			return fmt.Errorf("scan %s of %s/%s: collaborator login missing", r.Kind, r.Owner, r.Repo)
 		}
 	}
 	switch r.State {

@@ -16,7 +16,8 @@ import (
 )
 
 // singleKinds are the jobs that sync one object.
-var singleKinds = []string{JobSyncRepository, JobSyncUser, JobSyncPullRequest, JobSyncIssue, JobSyncLabel, JobSyncMilestone}
+var singleKinds = []string{JobSyncRepository, JobSyncUser, JobSyncPullRequest, JobSyncIssue, JobSyncLabel, JobSyncMilestone,
+	JobSyncCollaboratorPermission}
 
 // singleJob runs a queued single-object sync.
 func (e *engine) singleJob(ctx context.Context, job *work.Job) error {
@@ -85,6 +86,8 @@ func (e *engine) runSingle(ctx context.Context, job *work.Job, sc *scanRow) erro
 		path, dst = repoPath(sc, "labels/"+url.PathEscape(sc.Params.Name)), new(github.Label)
 	case JobSyncMilestone:
 		path, dst = repoPath(sc, fmt.Sprintf("milestones/%d", sc.Number)), new(github.Milestone)
+	case JobSyncCollaboratorPermission:
+		path, dst = repoPath(sc, "collaborators/"+url.PathEscape(sc.Params.Name)+"/permission"), new(github.RepositoryPermissionLevel)
 	default:
 		return &permanentError{err: fmt.Errorf("unknown sync %q", sc.Kind)}
 	}
@@ -94,7 +97,15 @@ func (e *engine) runSingle(ctx context.Context, job *work.Job, sc *scanRow) erro
 			return err
 		}
 	}
-	f, err := get(ctx, s.client, s.inst, path, prev.etag, dst)
+	// An object's Last-Modified is its updated_at, which every change to
+	// it moves: sent when stored, it survives the token rotations that
+	// make the ETag (bound to its token) miss. (A pull request's
+	// mergeable, computed later without moving it, is left to webhooks.)
+	etag := prev.etag
+	if !prev.lastModified.IsZero() {
+		etag = ""
+	}
+	f, err := get(ctx, s.client, s.inst, path, etag, dst, prev.lastModified)
 	cnt := counters{}.of(&pageFetch{f: f})
 	if err == nil && f.notModified {
 		// A 304 for an object we no longer store (deleted after a 404
@@ -142,13 +153,17 @@ func (e *engine) runSingle(ctx context.Context, job *work.Job, sc *scanRow) erro
 			_, err = process.Label(ctx, tx, sc.RepoID.Int64, v, m)
 		case *github.Milestone:
 			_, err = process.Milestone(ctx, tx, sc.RepoID.Int64, v, m)
+		case *github.RepositoryPermissionLevel:
+			// Only a collaboration already recorded is refreshed: a
+			// member.removed since the event must not be undone.
+			_, err = process.RefreshUserRepositoryPermissionLevel(ctx, tx, v.GetUser().GetID(), sc.RepoID.Int64, v.GetPermission(), m)
 		}
 		if err != nil {
 			return fmt.Errorf("write %s: %w", sc.target(), err)
 		}
 		if f.etag != "" {
 			// One object: no ids to remember, one item.
-			if err := storeETag(ctx, tx, path, f.etag, seenRows{}, 1); err != nil {
+			if err := storeETag(ctx, tx, path, f, seenRows{}, 1); err != nil {
 				return err
 			}
 		}
@@ -275,6 +290,9 @@ func (e *engine) deleteSingle(ctx context.Context, tx *sql.Tx, sc *scanRow) erro
 	case JobSyncUser:
 		// Users are referenced by login everywhere; a deleted account's
 		// row stays as the record of who wrote what.
+	case JobSyncCollaboratorPermission:
+		// A 404 says the login is no collaborator (or access was lost):
+		// member.removed, not a guess, removes the association.
 	}
 	if err != nil {
 		return fmt.Errorf("delete %s after GitHub's 404: %w", sc.target(), err)

@@ -41,6 +41,11 @@ func (e *engine) begin(ctx context.Context, job *work.Job, sc *scanRow) (*sessio
 	}
 	if !sc.InstallationID.Valid {
 		inst, err := e.installationFor(ctx, sc.Owner, sc.Repo)
+		var rl *RateLimitedError
+		if errors.As(err, &rl) {
+			// The app's own limit: wait for it as for an installation's.
+			return nil, e.onLimit(ctx, job, sc, rl)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -69,12 +74,12 @@ func (e *engine) begin(ctx context.Context, job *work.Job, sc *scanRow) (*sessio
 			return nil, err
 		}
 	}
-	client, err := e.deps.GitHub.NewInstallationClient(inst)
+	cached, err := e.deps.GitHub.NewInstallationClient(inst)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("client of installation %d: %w", inst, err)
 	}
-	return &session{inst: inst, client: client, release: release}, nil
+	return &session{inst: inst, client: e.sessionClient(cached, inst), release: release}, nil
 }
 
 // reschedule queues job again at t (not before one second from now).
@@ -96,6 +101,9 @@ func (e *engine) reschedule(ctx context.Context, job *work.Job, sc *scanRow, t t
 // onLimit pauses the installation after a rate-limit answer and queues the
 // job again at the reset.
 func (e *engine) onLimit(ctx context.Context, job *work.Job, sc *scanRow, rl *RateLimitedError) error {
+	if rl.Guessed {
+		rl.Until = time.Now().Add(e.deps.SecondaryMinWait)
+	}
 	if floor := time.Now().Add(e.deps.RateLimitFloor); rl.Until.Before(floor) && !rl.Until.After(time.Now()) {
 		// Still limited after the reset GitHub announced: our clocks
 		// disagree, so wait a while rather than retry at once.
@@ -283,6 +291,10 @@ func (e *engine) renewLease(inst int64, token string, stop <-chan struct{}) {
 		c.Close()
 		if err != nil {
 			e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("renew lease")
+			continue
+		}
+		if e.leaseRenewed != nil {
+			e.leaseRenewed(inst, expiry)
 		}
 	}
 }

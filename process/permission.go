@@ -2,6 +2,8 @@ package process
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 
@@ -97,4 +99,26 @@ func DeleteUserRepositoryAssociation(ctx context.Context, exec boil.ContextExecu
 		return fmt.Errorf("delete permission of user %d on repo %d: %w", userID, repoID, err)
 	}
 	return nil
+}
+
+// RefreshUserRepositoryPermissionLevel writes a permission level fetched
+// from GitHub after the event that recorded the collaboration, and only
+// while that collaboration is still recorded: it never brings back one a
+// member.removed deleted meanwhile. It reports whether it wrote.
+func RefreshUserRepositoryPermissionLevel(ctx context.Context, exec boil.ContextExecutor, userID, repoID int64, level string, m Meta) (bool, error) {
+	// Locks the association for the rest of the transaction, so a
+	// concurrent member.removed waits for the refresh, then deletes.
+	var one int
+	err := exec.QueryRowContext(ctx, `SELECT 1 FROM github_user_repository_association
+		WHERE user_id = $1 AND repo_id = $2 FOR UPDATE`, userID, repoID).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("lock permission of user %d on repo %d: %w", userID, repoID, err)
+	}
+	if err := UserRepositoryPermissionLevel(ctx, exec, userID, repoID, level, m); err != nil {
+		return false, err
+	}
+	return true, nil
 }

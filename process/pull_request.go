@@ -159,16 +159,27 @@ func PullRequests(ctx context.Context, exec boil.ContextExecutor, prs []*github.
 			newest[*pr.ID] = pr
 		}
 	}
-	var owners []int64
+	var owners, capped []int64
 	var links []labelLink
 	for id, pr := range newest {
-		if _, ok := w[idKey(id)]; !ok || pr.Labels == nil {
+		_, ok := w[idKey(id)]
+		if ok && pr.ChangedFiles != nil && *pr.ChangedFiles >= MaxListedFiles {
+			capped = append(capped, id)
+		}
+		if !ok || pr.Labels == nil {
 			continue
 		}
 		owners = append(owners, id)
 		links = append(links, labelLinks(id, *pr.Base.Repo.ID, pr.Labels)...)
 	}
 	if err := replaceLabelLinks(ctx, exec, "github_pull_request_label_association", "pull_request_id", owners, links); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	if err := syncPullRequestIssues(ctx, exec, w, owners, m); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	// Rare (only pulls of 3,000 files or more), so it costs nothing else.
+	if err := markFilesTruncated(ctx, exec, capped); err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", what, err)
 	}
 	return len(w), distinct(rows) - len(w), nil
@@ -239,9 +250,9 @@ func DeletePullRequestFilesExceptSince(ctx context.Context, exec boil.ContextExe
 }
 
 // SetPullRequestFiles makes files, a complete list of a pull request's
-// files, what is stored: they are upserted and stored files missing from
-// the list (reverted, or renamed away) are removed. It returns the rows
-// written and removed.
+// files, what is stored: they are upserted, stored files missing from the
+// list (reverted, or renamed away) are removed and files_truncated is set
+// as a files scan sets it. It returns the rows written and removed.
 func SetPullRequestFiles(ctx context.Context, exec boil.ContextExecutor, prID int64, files []*github.CommitFile, m Meta) (written int, removed int64, err error) {
 	written, err = PullRequestFiles(ctx, exec, prID, files, m)
 	if err != nil {
@@ -251,7 +262,13 @@ func SetPullRequestFiles(ctx context.Context, exec boil.ContextExecutor, prID in
 	for _, f := range files {
 		keep = append(keep, f.GetFilename())
 	}
-	removed, err = DeletePullRequestFilesExcept(ctx, exec, prID, keep)
+	// One statement: files_truncated follows the list (a pull request
+	// pushed down from over 3,000 files is no longer truncated).
+	removed, err = sweep(ctx, exec, fmt.Sprintf("the stale files of pull request %d", prID), `
+		WITH t AS (UPDATE github_pull_request p SET files_truncated = `+filesTruncated("$3::bigint")+`
+		           WHERE p.id = $1 AND p.files_truncated IS DISTINCT FROM `+filesTruncated("$3::bigint")+`)
+		DELETE FROM github_pull_request_file WHERE pull_request_id = $1 AND NOT (filename = ANY($2))`,
+		prID, keys(keep), len(keep))
 	if err != nil {
 		return 0, 0, err
 	}

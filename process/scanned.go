@@ -79,14 +79,36 @@ func StampReviewCommentsScanned(ctx context.Context, exec boil.ContextExecutor, 
 	return stampPull(ctx, exec, models.GithubPullRequestColumns.ReviewCommentsLastScannedAt, pullID, at)
 }
 
+// MaxListedFiles is GitHub's cap on GET /pulls/{n}/files: "Responses
+// include a maximum of 3000 files".
+const MaxListedFiles = 3000
+
+// objectTotals says (SQL, pull request row p) that changed_files,
+// additions and deletions came from a pull request object (GET of one pull
+// request, a webhook): the list leaves out the totals and commits alike,
+// and every object has both, so commits_count tells the object's totals
+// from a sum of files.
+const objectTotals = `(p.commits_count IS NOT NULL AND p.changed_files IS NOT NULL)`
+
+// filesTruncated is the SQL of files_truncated for pull request row p with
+// n files stored: the listing stopped at GitHub's cap and the object counts
+// more files, or has no count at all (then the cap may have cut the list).
+func filesTruncated(n string) string {
+	return fmt.Sprintf(`(%[1]s >= %[2]d AND (NOT %[3]s OR p.changed_files > %[1]s))`, n, MaxListedFiles, objectTotals)
+}
+
 // StampFilesScanned records a complete scan of a pull request's files and
-// sums them into the pull request: the pull request list lacks additions,
-// deletions and changed_files. Hand-written: the sum and the update are
-// one statement.
+// sets files_truncated. The totals are the pull request object's; only a
+// row without them (listed, never fetched alone) gets the sum of its files,
+// a lower bound when the list was truncated. Hand-written: the sum and the
+// update are one statement.
 func StampFilesScanned(ctx context.Context, exec boil.ContextExecutor, pullID int64, at time.Time) error {
 	_, err := exec.ExecContext(ctx, `
 		UPDATE github_pull_request p
-		SET additions = f.additions, deletions = f.deletions, changed_files = f.n,
+		SET additions = CASE WHEN `+objectTotals+` THEN p.additions ELSE f.additions END,
+		    deletions = CASE WHEN `+objectTotals+` THEN p.deletions ELSE f.deletions END,
+		    changed_files = CASE WHEN `+objectTotals+` THEN p.changed_files ELSE f.n END,
+		    files_truncated = `+filesTruncated("f.n")+`,
 		    files_last_scanned_at = $2
 		FROM (SELECT coalesce(sum(additions), 0) AS additions, coalesce(sum(deletions), 0) AS deletions,
 		             count(*) AS n
@@ -96,6 +118,36 @@ func StampFilesScanned(ctx context.Context, exec boil.ContextExecutor, pullID in
 		return fmt.Errorf("sum the files of pull request %d: %w", pullID, err)
 	}
 	return nil
+}
+
+// markFilesTruncated sets files_truncated of pull requests ids from their
+// stored files and totals, for objects whose totals reach the cap: the
+// files scan may have stamped them before the object came.
+func markFilesTruncated(ctx context.Context, exec boil.ContextExecutor, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := exec.ExecContext(ctx, `
+		UPDATE github_pull_request p SET files_truncated = `+filesTruncated("f.n")+`
+		FROM (SELECT u.id, (SELECT count(*) FROM github_pull_request_file WHERE pull_request_id = u.id) AS n
+		      FROM unnest($1::bigint[]) AS u(id)) f
+		WHERE p.id = f.id`, ids)
+	if err != nil {
+		return fmt.Errorf("mark the truncated files of %d pull requests: %w", len(ids), err)
+	}
+	return nil
+}
+
+// TruncatedWithoutTotals reports whether a pull request's files were cut
+// at GitHub's cap while no pull request object gave its totals: only GET
+// of the pull request can tell how many files it really changes.
+func TruncatedWithoutTotals(ctx context.Context, exec boil.ContextExecutor, pullID int64) (bool, error) {
+	var ok bool
+	q := `SELECT EXISTS (SELECT 1 FROM github_pull_request p WHERE p.id = $1 AND p.files_truncated AND NOT ` + objectTotals + `)`
+	if err := exec.QueryRowContext(ctx, q, pullID).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up the totals of pull request %d: %w", pullID, err)
+	}
+	return ok, nil
 }
 
 // RepositoryName is a stored repository's owner and name.

@@ -1,0 +1,75 @@
+package process
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/volatiletech/sqlboiler/v4/boil"
+)
+
+// A pull request is also an issue: GitHub's issue list holds it, and the
+// issue row is what issue queries (state, labels, milestone) read. GitHub
+// sends no issues event when a pull request is closed, edited or
+// labeled, only a pull_request event, so a pull request's writes carry
+// over to its issue row, or that row would lag until the next issue scan.
+
+// syncPullRequestIssues copies the shared fields of the written pull
+// requests onto their issue rows, newer wins, in one statement. For the
+// pull requests in labeled (whose labels the data carried) the issue's
+// labels become the pull request's. An issue row not stored yet is left
+// for the issue scan or an issues event to create: a pull request has no
+// issue id to create it with.
+func syncPullRequestIssues(ctx context.Context, exec boil.ContextExecutor, written map[string]struct{}, labeled []int64, m Meta) error {
+	if len(written) == 0 {
+		return nil
+	}
+	via, err := viaColumn(m)
+	if err != nil {
+		return err
+	}
+	ids := make([]int64, 0, len(written))
+	for k := range written {
+		id, err := strconv.ParseInt(k, 10, 64)
+		if err != nil {
+			return fmt.Errorf("pull request key %q: %w", k, err)
+		}
+		ids = append(ids, id)
+	}
+	if labeled == nil {
+		labeled = []int64{}
+	}
+	// Hand-written: an UPDATE ... FROM the stored pull requests, with the
+	// label associations kept in step in the same statement; the labels
+	// that stay are neither deleted nor inserted, so the two CTEs never
+	// touch one row.
+	q := `
+		WITH upd AS (
+			UPDATE github_issue i SET
+				state = p.state, title = p.title, body = p.body, locked = p.locked,
+				active_lock_reason = p.active_lock_reason,
+				user_id = coalesce(p.user_id, i.user_id), user_login = coalesce(p.user_login, i.user_login),
+				assignee_id = p.assignee_id, assignee_login = p.assignee_login, assignee_logins = p.assignee_logins,
+				milestone_number = p.milestone_number, comments_count = coalesce(p.comments_count, i.comments_count),
+				created_at = coalesce(i.created_at, p.created_at), updated_at = p.updated_at, closed_at = p.closed_at,
+				` + via + ` = GREATEST(i.` + via + `, $3)
+			FROM github_pull_request p
+			WHERE p.id = ANY($1) AND i.repo_id = p.base_repo_id AND i.number = p.number AND i.is_pull_request
+			  AND p.updated_at IS NOT NULL AND (i.updated_at IS NULL OR i.updated_at <= p.updated_at)
+			RETURNING i.id AS issue_id, p.id AS pr_id
+		), gone AS (
+			DELETE FROM github_issue_label_association a USING upd
+			WHERE a.issue_id = upd.issue_id AND upd.pr_id = ANY($2)
+			  AND NOT EXISTS (SELECT 1 FROM github_pull_request_label_association pl
+			                  WHERE pl.pull_request_id = upd.pr_id AND pl.label_name = a.label_name)
+		)
+		INSERT INTO github_issue_label_association (issue_id, repo_id, label_name)
+		SELECT upd.issue_id, pl.repo_id, pl.label_name
+		FROM upd JOIN github_pull_request_label_association pl ON pl.pull_request_id = upd.pr_id
+		WHERE upd.pr_id = ANY($2)
+		ON CONFLICT DO NOTHING`
+	if _, err := exec.ExecContext(ctx, q, ids, labeled, m.FetchedAt); err != nil {
+		return fmt.Errorf("carry %d pull requests over to their issue rows: %w", len(ids), err)
+	}
+	return nil
+}
