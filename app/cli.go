@@ -22,6 +22,8 @@ type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Getenv func(string) (string, bool)
+	// demo lets a test of `webhookdb demo` observe it; nil otherwise.
+	demo *demoHooks
 }
 
 // Main runs the command line of the webhookdb binary and returns its exit

@@ -48,6 +48,17 @@ const (
 	demoUser        = "user-0"
 )
 
+// demoHooks let the demo's test compare the replica with the simulator's
+// world once the activity is over. Env carries them (nil in production).
+type demoHooks struct {
+	// started receives the simulator once the app is installed on it.
+	started func(*ghfake.Server)
+	// batches, when positive, stops the activity after that many batches.
+	batches int64
+	// activityDone is called when the activity stops.
+	activityDone func()
+}
+
 func demoFlags(fs *flag.FlagSet, cc *cmdContext) {
 	o := &demoOptions{}
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "webhookdb listens on HOST:PORT (port 0 picks a free one)")
@@ -169,6 +180,13 @@ func runDemo(ctx context.Context, cc *cmdContext) error {
 		logger.Info().Int64("installation_id", in.GetID()).Str("delivery", d.GUID).
 			Msg("demo: app installed; installation.created delivered, backfill queued")
 	}
+	hooks := cc.env.demo
+	if hooks == nil {
+		hooks = &demoHooks{}
+	}
+	if hooks.started != nil {
+		hooks.started(gh)
+	}
 	describeDemo(cc.env.Stdout, cfg, gh, o, in.GetID())
 
 	var wg sync.WaitGroup
@@ -176,7 +194,7 @@ func runDemo(ctx context.Context, cc *cmdContext) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			simulateActivity(runCtx, svc, gh, o)
+			simulateActivity(runCtx, svc, gh, o, hooks)
 		}()
 	}
 	err = <-serveErr
@@ -287,11 +305,14 @@ func redactURL(raw string) string {
 
 // simulateActivity sends a batch of realistic changes every interval until
 // ctx ends, logging one line per batch.
-func simulateActivity(ctx context.Context, svc *Services, gh *ghfake.Server, o *demoOptions) {
+func simulateActivity(ctx context.Context, svc *Services, gh *ghfake.Server, o *demoOptions, hooks *demoHooks) {
 	log := svc.Logger
 	tick := time.NewTicker(o.activity)
 	defer tick.Stop()
-	for batch := int64(1); ; batch++ {
+	if hooks.activityDone != nil {
+		defer hooks.activityDone()
+	}
+	for batch := int64(1); hooks.batches <= 0 || batch <= hooks.batches; batch++ {
 		select {
 		case <-ctx.Done():
 			return

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/webhookdb/webhookdb/ghfake"
 	"github.com/webhookdb/webhookdb/internal/testutil"
 )
 
@@ -59,6 +60,16 @@ func TestDemo(t *testing.T) {
 		}
 	})
 
+	// The simulator, to compare the replica with its world once two
+	// batches of activity are over.
+	sims := make(chan *ghfake.Server, 1)
+	activityOver := make(chan struct{})
+	hooks := &demoHooks{
+		started:      func(gh *ghfake.Server) { sims <- gh },
+		batches:      2,
+		activityDone: func() { close(activityOver) },
+	}
+
 	getenv := map[string]string{"REDIS_URL": env.RedisURL, "WEBHOOKDB_NAMESPACE": namespace, "WEBHOOKDB_WORKERS": "4"}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -69,7 +80,7 @@ func TestDemo(t *testing.T) {
 		code := Run(runCtx, []string{"demo", "--addr", "127.0.0.1:0", "--github-addr", "127.0.0.1:0", "--database-url", dbURL,
 			"--seed-repos", "2", "--seed-pulls", "4", "--seed-issues", "3", "--seed-files", "2", "--seed-comments", "1",
 			"--activity", "100ms", "--activity-steps", "2"},
-			Env{Stdout: outW, Stderr: &stderr, Getenv: func(k string) (string, bool) { v, ok := getenv[k]; return v, ok }})
+			Env{Stdout: outW, Stderr: &stderr, Getenv: func(k string) (string, bool) { v, ok := getenv[k]; return v, ok }, demo: hooks})
 		outW.Close()
 		done <- code
 	}()
@@ -150,36 +161,49 @@ func TestDemo(t *testing.T) {
 	if installs != 1 {
 		t.Errorf("%d processed installation.created deliveries, want 1", installs)
 	}
-	tests := []struct {
-		what  string
-		query string
-		min   int
-	}{
-		{"installations of org-0", `SELECT count(*) FROM github_installation WHERE account_login = 'org-0' AND deleted_at IS NULL`, 1},
-		{"repositories", `SELECT count(*) FROM github_repository WHERE owner_login = 'org-0' AND name IN ('repo-0', 'repo-1')`, 2},
-		{"pull requests of repo-0", `SELECT count(*) FROM github_pull_request p JOIN github_repository r ON r.id = p.base_repo_id WHERE r.full_name = 'org-0/repo-0'`, 4},
-		{"pull requests of repo-1", `SELECT count(*) FROM github_pull_request p JOIN github_repository r ON r.id = p.base_repo_id WHERE r.full_name = 'org-0/repo-1'`, 4},
-		{"issues (not pulls) of repo-0", `SELECT count(*) FROM github_issue i JOIN github_repository r ON r.id = i.repo_id WHERE r.full_name = 'org-0/repo-0' AND NOT i.is_pull_request`, 3},
-		{"files of pull requests", `SELECT count(*) FROM github_pull_request_file`, 16},
-	}
-	for _, tt := range tests {
-		var n int
-		if err := db.QueryRowContext(ctx, tt.query).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", tt.what, err)
-		}
-		if n < tt.min {
-			t.Errorf("%s: %d rows, want at least %d", tt.what, n, tt.min)
-		}
+	var gh *ghfake.Server
+	select {
+	case gh = <-sims:
+	default:
+		t.Fatal("the demo did not hand its simulator to the test")
 	}
 
-	waitFor("simulated activity to arrive as webhooks", func() (bool, error) {
-		var n int
-		err := db.QueryRowContext(ctx, `SELECT count(*) FROM webhook_delivery WHERE event <> 'installation' AND status = 'processed'`).Scan(&n)
-		return n >= 4, err
-	})
+	select {
+	case <-activityOver:
+	case <-time.After(time.Until(deadline)):
+		t.Fatalf("the two batches of activity did not end\nstderr (tail):\n%s", tail(stderr.String(), 4000))
+	}
 	if !strings.Contains(stderr.String(), "demo: simulated activity") {
 		t.Errorf("no activity batch logged:\n%s", tail(stderr.String(), 4000))
 	}
+	// Every webhook GitHub sent is processed and every job it queued is
+	// over: the replica must now be GitHub's world, not merely hold as
+	// much.
+	sent := 0
+	for _, d := range gh.Deliveries() {
+		if d.OK() {
+			sent++
+		}
+	}
+	waitFor("the activity's webhooks and their jobs", func() (bool, error) {
+		var processed, open int
+		err := db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM webhook_delivery WHERE status = 'processed'),
+			(SELECT count(*) FROM scan WHERE status IN ('queued', 'running'))`).Scan(&processed, &open)
+		return processed >= sent && open == 0, err
+	})
+	if sent < 1+2 {
+		t.Errorf("%d webhooks accepted; want the installation's and the activity's", sent)
+	}
+	w := gh.World()
+	if n := len(w.Installations()); n != 1 {
+		t.Fatalf("%d installations in the simulator, want 1", n)
+	}
+	var liveInstalls int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM github_installation WHERE id = $1 AND account_login = 'org-0' AND deleted_at IS NULL`,
+		w.Installations()[0].GetID()).Scan(&liveInstalls); err != nil || liveInstalls != 1 {
+		t.Errorf("the installation of org-0: %d rows (%v), want 1", liveInstalls, err)
+	}
+	testutil.AssertReplicaMatches(t, db, w, testutil.ReplicaScope{Repos: []string{"org-0/repo-0", "org-0/repo-1"}})
 
 	// The curl command the demo printed works as printed.
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, curl[2], nil)

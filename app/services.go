@@ -122,9 +122,10 @@ func NewServices(c Config, logger zerolog.Logger) (*Services, error) {
 }
 
 // NewClientCreator builds the GitHub client creator of the app. It caches
-// one client per installation, so a token (ghinstallation) and go-github's
-// knowledge of a spent rate limit are shared by every job, webhook and
-// load request of the process instead of being minted per use.
+// one client per installation, so a token (ghinstallation) is shared by
+// every job, webhook and load request of the process instead of being
+// minted per use. A spent rate limit is shared through the installation's
+// pause in Redis (jobs/throttle.go), which every process sees.
 func NewClientCreator(c Config, opts ...githubapp.ClientOption) (githubapp.ClientCreator, error) {
 	opts = append([]githubapp.ClientOption{
 		githubapp.WithClientUserAgent("webhookdb"),

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
 
@@ -436,6 +437,19 @@ func TestGhfakePullRequestFiles(t *testing.T) {
 	})
 }
 
+// redeliver asks ghfake for a redelivery and waits until it has been sent
+// (GitHub sends it after answering the request).
+func redeliver(t *testing.T, srv *ghfake.Server, id int64) (*ghfake.Delivery, error) {
+	t.Helper()
+	r, err := srv.Redeliver(id)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return r.Wait(ctx)
+}
+
 // TestGhfakeRedelivery: a delivery GitHub redelivers (same GUID) changes
 // nothing.
 func TestGhfakeRedelivery(t *testing.T) {
@@ -449,7 +463,7 @@ func TestGhfakeRedelivery(t *testing.T) {
 	_, d, err = srv.OpenIssue(ctx, org, repo, ghfake.NewIssue{Title: "once"})
 	mustOK(t, "open", d, err)
 	before := rowCounts(t, env.DB)
-	again, err := srv.Redeliver(ctx, d.ID)
+	again, err := redeliver(t, srv, d.ID)
 	if err != nil || again.StatusCode != http.StatusOK || !strings.Contains(string(again.ResponseBody), "duplicate") {
 		t.Fatalf("redelivery: %v %d %s", err, again.StatusCode, again.ResponseBody)
 	}
@@ -519,7 +533,7 @@ func TestRedeliveryMakesNoGitHubCalls(t *testing.T) {
 		t.Fatal("the first delivery fetched no files inline; the test proves nothing")
 	}
 	srv.ResetStats()
-	again, err := srv.Redeliver(ctx, d.ID)
+	again, err := redeliver(t, srv, d.ID)
 	if err != nil || again.StatusCode != http.StatusOK {
 		t.Fatalf("redelivery: %v %d %s", err, again.StatusCode, again.ResponseBody)
 	}

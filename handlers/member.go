@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"github.com/rs/zerolog"
 
+	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/process"
 )
 
@@ -58,15 +59,19 @@ func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		return invalid(d, "member event without repository or member")
 	}
 	repoID, userID := ev.Repo.GetID(), ev.Member.GetID()
+	owner, name := ownerRepo(ev.Repo)
+	installationID := ev.GetInstallation().GetID()
 	level, levelMeta := ev.newLevel(), process.Meta{}
+	queueLevel := false
 	if ev.GetAction() != "removed" && level == "" && !h.alreadyStored(ctx, d) {
-		// Ask GitHub, before the transaction opens; without an answer the
-		// association is still recorded, its level left as it was.
-		owner, name := ownerRepo(ev.Repo)
+		// Ask GitHub, before the transaction opens, within the inline
+		// budget; without an answer the collaboration is recorded, its
+		// level left as it was, and a job fetches the level afterwards.
 		var err error
-		level, levelMeta, err = h.fetchLevel(ctx, ev.GetInstallation().GetID(), owner, name, ev.Member.GetLogin())
+		level, levelMeta, err = h.fetchLevel(ctx, installationID, owner, name, ev.Member.GetLogin())
 		if err != nil {
-			zerolog.Ctx(ctx).Warn().Err(err).Msg("fetch collaborator permission")
+			zerolog.Ctx(ctx).Warn().Err(err).Str("login", ev.Member.GetLogin()).Msg("fetch collaborator permission failed or ran out of time; queueing it")
+			level, queueLevel = "", installationID != 0
 		}
 	}
 	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
@@ -87,7 +92,18 @@ func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		}
 		// The level is unknown: record the collaborator, keeping any
 		// stored level.
-		return process.Written, process.UserRepositoryCollaborator(ctx, tx, userID, repoID, tx.meta)
+		if err := process.UserRepositoryCollaborator(ctx, tx, userID, repoID, tx.meta); err != nil {
+			return 0, err
+		}
+		if queueLevel {
+			// In the delivery's transaction (the outbox): the refresh is
+			// never lost, even if Redis or this process goes away.
+			if err := tx.scan(ctx, jobs.ScanRequest{Kind: jobs.JobSyncCollaboratorPermission,
+				InstallationID: installationID, Owner: owner, Repo: name, Name: ev.Member.GetLogin()}, h.Scheduler); err != nil {
+				return 0, err
+			}
+		}
+		return process.Written, nil
 	})
 }
 
@@ -102,7 +118,7 @@ func (h *Member) fetchLevel(ctx context.Context, installationID int64, owner, re
 	if err != nil {
 		return "", process.Meta{}, fmt.Errorf("client for installation %d: %w", installationID, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, filesFetchTimeout)
+	ctx, cancel := context.WithTimeout(ctx, inlineGitHubBudget)
 	defer cancel()
 	req, err := client.NewRequest(http.MethodGet, fmt.Sprintf("repos/%s/%s/collaborators/%s/permission",
 		url.PathEscape(owner), url.PathEscape(repo), url.PathEscape(login)), nil)

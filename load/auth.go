@@ -28,7 +28,7 @@ var (
 )
 
 // githubError is a GitHub failure while checking credentials: unreachable
-// or 5xx. It answers 502.
+// or 5xx. It answers 502; a rate limit is never one (rateLimited).
 type githubError struct{ err error }
 
 func (e *githubError) Error() string {
@@ -36,13 +36,24 @@ func (e *githubError) Error() string {
 }
 func (e *githubError) Unwrap() error { return e.err }
 
-// rateLimited is the caller's own budget spent while we asked GitHub about
-// its token. It answers 503 with Retry-After.
-type rateLimited struct{ until time.Time }
+// rateLimited is a rate limit GitHub answered (403 or 429) while we asked
+// it about the caller's token or the app's installations. It answers 503
+// with Retry-After.
+type rateLimited struct {
+	until time.Time
+	of    string // whose budget, for the message; default the caller's
+	cause error  // GitHub's answer, for errors.As; not in the message
+}
 
 func (e *rateLimited) Error() string {
-	return "GitHub's rate limit of these credentials is spent until " + e.until.UTC().Format(time.RFC3339)
+	of := e.of
+	if of == "" {
+		of = "these credentials"
+	}
+	return "GitHub's rate limit of " + of + " is spent until " + e.until.UTC().Format(time.RFC3339)
 }
+
+func (e *rateLimited) Unwrap() error { return e.cause }
 
 // target is what a request wants to load: an installation's repositories
 // (repo empty) or one repository, always with the installation covering it.
@@ -244,11 +255,10 @@ func (a *authorizer) asUser(ctx context.Context, c *github.Client, t target, rh 
 func installationPrincipal(id int64) string { return "installation:" + strconv.FormatInt(id, 10) }
 
 // classify returns the HTTP status of a GitHub error answer, 0 for a rate
-// limit or a failure without an answer.
+// limit (403 or 429 alike, as jobs reads them) or a failure without an
+// answer.
 func classify(err error) int {
-	var rle *github.RateLimitError
-	var abuse *github.AbuseRateLimitError
-	if errors.As(err, &rle) || errors.As(err, &abuse) {
+	if _, ok := jobs.RateLimitFromError(0, err); ok {
 		return 0
 	}
 	var er *github.ErrorResponse
@@ -261,21 +271,8 @@ func classify(err error) int {
 // githubFailure turns a failed credential check into *rateLimited or
 // *githubError.
 func githubFailure(doing string, err error) error {
-	var rle *github.RateLimitError
-	if errors.As(err, &rle) {
-		until := rle.Rate.Reset.Time
-		if until.IsZero() {
-			until = time.Now().Add(time.Minute)
-		}
-		return &rateLimited{until: until}
-	}
-	var abuse *github.AbuseRateLimitError
-	if errors.As(err, &abuse) {
-		wait := time.Minute
-		if abuse.RetryAfter != nil {
-			wait = *abuse.RetryAfter
-		}
-		return &rateLimited{until: time.Now().Add(wait)}
+	if rl, ok := jobs.RateLimitFromError(0, err); ok {
+		return &rateLimited{until: rl.Until}
 	}
 	return &githubError{err: fmt.Errorf("%s: %w", doing, err)}
 }

@@ -35,7 +35,8 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, req *jobs.S
 	if req.InstallationID != 0 {
 		ok, err := h.installationExists(ctx, req.InstallationID)
 		if err != nil {
-			return session, http.StatusBadGateway, err
+			status, err := lookupStatus(err)
+			return session, status, err
 		}
 		if !ok {
 			missing = fmt.Errorf("installation %d of the webhookdb app does not exist", req.InstallationID)
@@ -46,7 +47,8 @@ func (h *Handler) authenticate(ctx context.Context, r *http.Request, req *jobs.S
 		case errors.Is(err, jobs.ErrNoInstallation):
 			missing = errors.New(notInstalled(req.Owner, req.Repo))
 		case err != nil:
-			return session, http.StatusBadGateway, err
+			status, err := lookupStatus(err)
+			return session, status, err
 		}
 		t.installationID = id
 		req.InstallationID = id
@@ -89,6 +91,15 @@ func authStatus(err error) int {
 		return http.StatusServiceUnavailable
 	}
 	return http.StatusBadGateway
+}
+
+// lookupStatus is the answer to a failed look-up of the app's
+// installations: 503 when GitHub rate-limited the app, else 502.
+func lookupStatus(err error) (int, error) {
+	if rl, ok := jobs.RateLimitFromError(0, err); ok {
+		return http.StatusServiceUnavailable, &rateLimited{until: rl.Until, of: "the app", cause: err}
+	}
+	return http.StatusBadGateway, err
 }
 
 // repoInstallation finds the installation covering owner/repo: the stored

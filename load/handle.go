@@ -83,7 +83,9 @@ func (h *Handler) inline(ctx context.Context, w http.ResponseWriter, req jobs.Sc
 	id, err := h.deps.Inline.Sync(ctx, req)
 	rate.copyTo(w.Header())
 	log = log.With().Int64("scan_id", id).Logger()
-	var rle *jobs.RateLimitedError
+	// Any rate limit GitHub answered, 403 or 429, is a 503 with
+	// Retry-After, never a 502.
+	rle, limited := jobs.RateLimitFromError(req.InstallationID, err)
 	switch {
 	case err == nil:
 		log.Info().Msg("load done inline")
@@ -91,7 +93,7 @@ func (h *Handler) inline(ctx context.Context, w http.ResponseWriter, req jobs.Sc
 	case errors.Is(err, jobs.ErrNotFound):
 		log.Info().Err(err).Msg("load inline: not found on GitHub")
 		httpjson.Message(w, http.StatusNotFound, describe(req)+" was not found on GitHub")
-	case errors.As(err, &rle):
+	case limited:
 		secs := setRetryAfter(w, rle.Until, h.deps.Now())
 		if !rle.Secondary && w.Header().Get("X-RateLimit-Remaining") == "" {
 			// go-github refused locally, knowing the limit: say what it knew.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 )
@@ -21,7 +22,17 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request) {
 	if u.deps.GitHubConfig.OAuth.ClientID != "" {
 		data.AuthRoute = AuthRoute
 	}
-	if login, _, ok := u.User(r); ok {
+	login, _, ok, err := u.userToken(r)
+	switch {
+	case errors.Is(err, errLoginEnded) && data.AuthRoute != "":
+		// The login could not be renewed: through GitHub's login again.
+		http.Redirect(w, r, AuthRoute, http.StatusFound)
+		return
+	case err != nil && !errors.Is(err, errLoginEnded):
+		u.deps.Logger.Error().Err(err).Msg("read the session's user")
+		http.Error(w, "session store unavailable", http.StatusInternalServerError)
+		return
+	case ok:
 		data.Login = login
 		data.CSRF = u.CSRFToken(r)
 	}

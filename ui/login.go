@@ -23,7 +23,11 @@ func (u *UI) withClient(next http.Handler) http.Handler {
 
 func (u *UI) onLogin(w http.ResponseWriter, r *http.Request, login *ghoauth2.Login) {
 	ctx := r.Context()
-	client, err := u.userClient(login.Client)
+	// Not login.Client: it would renew a token that expires soon behind
+	// our back, using up the refresh token the session is about to keep.
+	static := &http.Client{Timeout: u.client.Timeout, Transport: &oauth2.Transport{
+		Source: oauth2.StaticTokenSource(login.Token), Base: u.client.Transport}}
+	client, err := u.userClient(static)
 	if err != nil {
 		u.onError(w, r, err)
 		return
@@ -45,12 +49,12 @@ func (u *UI) onLogin(w http.ResponseWriter, r *http.Request, login *ghoauth2.Log
 	}
 	u.Sessions.Put(ctx, keyLogin, user.GetLogin())
 	u.Sessions.Put(ctx, keyUserID, user.GetID())
-	sealed, err := u.seal(login.Token.AccessToken)
-	if err != nil {
+	g := grantFrom(login.Token, u.now())
+	if err := u.putGrant(ctx, g); err != nil {
 		u.onError(w, r, err)
 		return
 	}
-	u.Sessions.Put(ctx, keyToken, sealed)
+	u.limitSession(ctx, g)
 	u.Sessions.Put(ctx, keyCSRFNonce, nonce)
 	u.deps.Logger.Info().Str("login", user.GetLogin()).Int64("user_id", user.GetID()).Msg("user logged in")
 	http.Redirect(w, r, "/", http.StatusFound)

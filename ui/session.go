@@ -8,20 +8,21 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http"
 )
 
-// User is the logged-in user of r's session: login and GitHub user access
-// token. r must have passed through Sessions.LoadAndSave.
+// User is the logged-in user of r's session: login and a GitHub user
+// access token, renewed first if it was about to expire. ok is false
+// without a login, and when the login could not be renewed (the session
+// is then ended). r must have passed through Sessions.LoadAndSave.
 func (u *UI) User(r *http.Request) (login, token string, ok bool) {
-	ctx := r.Context()
-	if !u.hasSession(ctx) {
-		return "", "", false
+	login, token, ok, err := u.userToken(r)
+	if err != nil && !errors.Is(err, errLoginEnded) {
+		u.deps.Logger.Error().Err(err).Msg("read the session's user")
 	}
-	login = u.Sessions.GetString(ctx, keyLogin)
-	token, ok = u.open(u.Sessions.GetString(ctx, keyToken))
-	return login, token, ok && login != "" && token != ""
+	return login, token, ok && err == nil
 }
 
 // hasSession says whether the session middleware ran for ctx; scs panics
@@ -37,8 +38,9 @@ func (u *UI) hasSession(ctx context.Context) (ok bool) {
 }
 
 // SessionUser is what the load endpoints ask of a request's session: the
-// logged-in user's login and access token, and whether the request carries
-// the session's CSRF token. ok is false without a logged-in session.
+// logged-in user's login and access token (renewed as User does), and
+// whether the request carries the session's CSRF token. ok is false
+// without a logged-in session, or when its login has ended.
 func (u *UI) SessionUser(r *http.Request) (login, token string, csrfOK, ok bool) {
 	login, token, ok = u.User(r)
 	if !ok {

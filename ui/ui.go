@@ -1,7 +1,8 @@
 // Package ui holds webhookdb's web pages: for now the GitHub OAuth login
 // (GET /api/github/auth), the session it opens, and a minimal home page
 // saying who is logged in. Sessions are scs/v2 sessions stored in the
-// PostgreSQL table sessions.
+// PostgreSQL table sessions; they keep the user's expiring GitHub token
+// with its refresh token, sealed, and renew it before it expires.
 package ui
 
 import (
@@ -19,6 +20,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	ghoauth2 "github.com/palantir/go-githubapp/oauth2"
 	"github.com/rs/zerolog"
+	"golang.org/x/oauth2"
 )
 
 // AuthRoute is the OAuth login route (go-githubapp's default).
@@ -28,9 +30,15 @@ const AuthRoute = ghoauth2.DefaultRoute
 const (
 	keyLogin     = "login"
 	keyUserID    = "user_id"
-	keyToken     = "token"
+	keyToken     = "token" // the user access token, sealed
 	keyCSRFNonce = "csrf_nonce"
 	keyState     = "oauth_state"
+	// The rest of the user token: refresh token (sealed), expiries (unix
+	// ms) and the access token's lifetime (s).
+	keyRefresh       = "refresh_token"
+	keyExpiry        = "token_expiry"
+	keyLifetime      = "token_lifetime"
+	keyRefreshExpiry = "refresh_token_expiry"
 )
 
 // Deps is what the UI needs, built once by the app.
@@ -50,8 +58,13 @@ type Deps struct {
 	// HTTPClient calls GitHub during login; default a client with a 30s
 	// timeout.
 	HTTPClient *http.Client
-	// SessionLifetime is how long a login lasts; default 7 days.
+	// SessionLifetime is how long a login lasts at most; default 7 days.
+	// A login also ends with its refresh token (GitHub's last about 6
+	// months) or when GitHub refuses to renew its user token.
 	SessionLifetime time.Duration
+	// Now is the clock user token expiry is judged by; default time.Now
+	// (tests pass ghfake's).
+	Now func() time.Time
 	// CleanupInterval is how often expired sessions are deleted; 0 means
 	// the default of 5 minutes, negative means never (tests).
 	CleanupInterval time.Duration
@@ -69,6 +82,8 @@ type UI struct {
 	deps   Deps
 	client *http.Client
 	auth   http.Handler
+	oauth  *oauth2.Config // renews user tokens
+	refr   refresher
 
 	closeOnce sync.Once
 }
@@ -91,6 +106,9 @@ func New(deps Deps) (*UI, error) {
 	}
 	if deps.SessionLifetime == 0 {
 		deps.SessionLifetime = 7 * 24 * time.Hour
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
 	}
 	cleanup := deps.CleanupInterval
 	switch {
@@ -125,6 +143,7 @@ func New(deps Deps) (*UI, error) {
 		params = append(params, ghoauth2.WithRedirectURL(strings.TrimRight(deps.PublicURL, "/")+AuthRoute))
 	}
 	u.auth = ghoauth2.NewHandler(cfg, params...)
+	u.oauth = cfg
 	if deps.GitHubConfig.OAuth.ClientID == "" {
 		// GitHub answers an authorize request without client_id with a 404
 		// page: say what is missing instead.
@@ -135,6 +154,8 @@ func New(deps Deps) (*UI, error) {
 	}
 	return u, nil
 }
+
+func (u *UI) now() time.Time { return u.deps.Now() }
 
 // Close stops the background cleanup of expired sessions.
 func (u *UI) Close() {
