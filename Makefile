@@ -4,7 +4,7 @@ GO ?= go
 # each on its own database and Redis namespace.
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: build test race check fmt vet models models-check tree-checks services demo fake-github bench ci
+.PHONY: build test race fuzz check fmt vet models models-check tree-checks services demo fake-github bench ci
 
 build:
 	$(GO) build -o webhookdb .
@@ -15,6 +15,10 @@ test: services
 # The short suite under the race detector (CI runs it too).
 race: services
 	$(GO) test -race -short $(TEST_FLAGS) ./...
+
+# Every fuzz target for FUZZTIME each (default 10s), e.g. make fuzz FUZZTIME=1m.
+fuzz: services
+	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 # What CI checks besides the tests.
 check: fmt vet models-check tree-checks

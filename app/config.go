@@ -43,6 +43,15 @@ type Config struct {
 	// ShutdownTimeout bounds how long in-flight requests and jobs may take
 	// to finish after SIGINT or SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReadHeaderTimeout, ReadTimeout and WriteTimeout bound every HTTP
+	// server's reading of a request's headers, of the whole request, and
+	// the writing of its answer, so a stalled client is dropped.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
+	ReadTimeout       time.Duration `yaml:"read_timeout"`
+	WriteTimeout      time.Duration `yaml:"write_timeout"`
+	// RevokedRetention is how long private data stays in the replica after
+	// access to it ends; 0 removes it at once.
+	RevokedRetention time.Duration `yaml:"revoked_retention"`
 
 	Log LogConfig `yaml:"log"`
 }
@@ -64,6 +73,9 @@ func Defaults() Config {
 		Workers:                 8,
 		InstallationConcurrency: 4,
 		ShutdownTimeout:         30 * time.Second,
+		ReadHeaderTimeout:       10 * time.Second,
+		ReadTimeout:             30 * time.Second,
+		WriteTimeout:            60 * time.Second,
 		Log:                     LogConfig{Level: "info", Format: "json"},
 	}
 	c.GitHub.WebURL = "https://github.com"
@@ -99,7 +111,7 @@ func LoadConfig(opts LoadOptions) (Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(raw))
 		dec.KnownFields(true)
 		if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-			return c, fmt.Errorf("config file %s: %w", path, err)
+			return c, fmt.Errorf("config file %s: %w", path, nameYAMLKeys(raw, err))
 		}
 	case errors.Is(err, fs.ErrNotExist) && !opts.PathGiven:
 		// No file and none asked for: environment and defaults only.
@@ -175,12 +187,24 @@ func applyEnv(c *Config, getenv func(string) (string, bool)) error {
 			*s.dst = n
 		}
 	}
-	if v, ok := getenv("WEBHOOKDB_SHUTDOWN_TIMEOUT"); ok {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return fmt.Errorf("WEBHOOKDB_SHUTDOWN_TIMEOUT: %q is not a duration such as 30s", v)
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"WEBHOOKDB_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout},
+		{"WEBHOOKDB_READ_HEADER_TIMEOUT", &c.ReadHeaderTimeout},
+		{"WEBHOOKDB_READ_TIMEOUT", &c.ReadTimeout},
+		{"WEBHOOKDB_WRITE_TIMEOUT", &c.WriteTimeout},
+		{"WEBHOOKDB_REVOKED_RETENTION", &c.RevokedRetention},
+	}
+	for _, s := range durations {
+		if v, ok := getenv(s.name); ok {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil {
+				return fmt.Errorf("%s: %q is not a duration such as 30s", s.name, v)
+			}
+			*s.dst = d
 		}
-		c.ShutdownTimeout = d
 	}
 	return nil
 }
@@ -220,8 +244,27 @@ func (c *Config) finish(demo bool) error {
 	if c.InstallationConcurrency < 1 {
 		return fmt.Errorf("installation_concurrency (WEBHOOKDB_INSTALLATION_CONCURRENCY): %d must be at least 1", c.InstallationConcurrency)
 	}
-	if c.ShutdownTimeout <= 0 {
-		return fmt.Errorf("shutdown_timeout (WEBHOOKDB_SHUTDOWN_TIMEOUT): %s must be positive", c.ShutdownTimeout)
+	positive := []struct {
+		name string
+		d    time.Duration
+	}{
+		{"shutdown_timeout (WEBHOOKDB_SHUTDOWN_TIMEOUT)", c.ShutdownTimeout},
+		// Zero would mean no timeout at all in net/http: the stalled
+		// clients these exist to drop would stay.
+		{"read_header_timeout (WEBHOOKDB_READ_HEADER_TIMEOUT)", c.ReadHeaderTimeout},
+		{"read_timeout (WEBHOOKDB_READ_TIMEOUT)", c.ReadTimeout},
+		{"write_timeout (WEBHOOKDB_WRITE_TIMEOUT)", c.WriteTimeout},
+	}
+	for _, p := range positive {
+		if p.d <= 0 {
+			return fmt.Errorf("%s: %s must be positive", p.name, p.d)
+		}
+	}
+	if c.ReadHeaderTimeout > c.ReadTimeout {
+		return fmt.Errorf("read_header_timeout (WEBHOOKDB_READ_HEADER_TIMEOUT): %s is longer than read_timeout (WEBHOOKDB_READ_TIMEOUT) %s, which also covers the headers", c.ReadHeaderTimeout, c.ReadTimeout)
+	}
+	if c.RevokedRetention < 0 {
+		return fmt.Errorf("revoked_retention (WEBHOOKDB_REVOKED_RETENTION): %s must not be negative", c.RevokedRetention)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

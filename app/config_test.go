@@ -129,6 +129,16 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"private key garbage", "", false, map[string]string{"GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----\n"}, "github.app.private_key"},
 		{"log level", "log:\n  level: loud\n", true, nil, "log.level"},
 		{"shutdown timeout", "", false, map[string]string{"WEBHOOKDB_SHUTDOWN_TIMEOUT": "soon"}, "WEBHOOKDB_SHUTDOWN_TIMEOUT"},
+		{"read header timeout env", "", false, map[string]string{"WEBHOOKDB_READ_HEADER_TIMEOUT": "10"}, `WEBHOOKDB_READ_HEADER_TIMEOUT: "10" is not a duration`},
+		{"read timeout env", "", false, map[string]string{"WEBHOOKDB_READ_TIMEOUT": "soon"}, `WEBHOOKDB_READ_TIMEOUT: "soon" is not a duration`},
+		{"write timeout env", "", false, map[string]string{"WEBHOOKDB_WRITE_TIMEOUT": "1 minute"}, `WEBHOOKDB_WRITE_TIMEOUT: "1 minute" is not a duration`},
+		{"revoked retention env", "", false, map[string]string{"WEBHOOKDB_REVOKED_RETENTION": "7d"}, `WEBHOOKDB_REVOKED_RETENTION: "7d" is not a duration`},
+		{"read timeout in the file", "read_timeout: soon\n", true, nil, "read_timeout"},
+		{"zero read header timeout", "read_header_timeout: 0s\n", true, nil, "read_header_timeout (WEBHOOKDB_READ_HEADER_TIMEOUT): 0s must be positive"},
+		{"zero read timeout", "", false, map[string]string{"WEBHOOKDB_READ_TIMEOUT": "0s"}, "read_timeout (WEBHOOKDB_READ_TIMEOUT): 0s must be positive"},
+		{"negative write timeout", "write_timeout: -1s\n", true, nil, "write_timeout (WEBHOOKDB_WRITE_TIMEOUT): -1s must be positive"},
+		{"header timeout past read timeout", "", false, map[string]string{"WEBHOOKDB_READ_HEADER_TIMEOUT": "40s"}, "read_header_timeout (WEBHOOKDB_READ_HEADER_TIMEOUT): 40s is longer than read_timeout"},
+		{"negative revoked retention", "", false, map[string]string{"WEBHOOKDB_REVOKED_RETENTION": "-1h"}, "revoked_retention (WEBHOOKDB_REVOKED_RETENTION): -1h0m0s must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +149,45 @@ func TestLoadConfigErrors(t *testing.T) {
 			_, err := LoadConfig(LoadOptions{Path: path, PathGiven: tt.given, Getenv: envMap(tt.env)})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err = %v; want it to mention %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestLoadConfigDurations: the server timeouts and the revoked data
+// retention have their defaults, come from the file, and the environment
+// overrides the file.
+func TestLoadConfigDurations(t *testing.T) {
+	type durations struct{ header, read, write, revoked time.Duration }
+	file := "read_header_timeout: 3s\nread_timeout: 4s\nwrite_timeout: 5s\nrevoked_retention: 72h\n"
+	tests := []struct {
+		name string
+		file string
+		env  map[string]string
+		want durations
+	}{
+		{"defaults", "", nil, durations{10 * time.Second, 30 * time.Second, 60 * time.Second, 0}},
+		{"file", file, nil, durations{3 * time.Second, 4 * time.Second, 5 * time.Second, 72 * time.Hour}},
+		{"environment over the file", file, map[string]string{
+			"WEBHOOKDB_READ_HEADER_TIMEOUT": "1s",
+			"WEBHOOKDB_READ_TIMEOUT":        " 2s ",
+			"WEBHOOKDB_WRITE_TIMEOUT":       "90s",
+			"WEBHOOKDB_REVOKED_RETENTION":   "0s",
+		}, durations{time.Second, 2 * time.Second, 90 * time.Second, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yml")
+			if tt.file != "" {
+				path = writeFile(t, "config.yml", tt.file)
+			}
+			c, err := LoadConfig(LoadOptions{Path: path, Getenv: envMap(tt.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := durations{c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.RevokedRetention}
+			if got != tt.want {
+				t.Errorf("durations = %+v, want %+v", got, tt.want)
 			}
 		})
 	}

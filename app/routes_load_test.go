@@ -52,7 +52,8 @@ func TestLoadRoutesMounted(t *testing.T) {
 		{http.MethodPost, "/load/repos/org-0/repo-0/labels", "", http.StatusUnauthorized},
 		{http.MethodGet, "/load/repos/org-0/repo-0/labels", tok, http.StatusMethodNotAllowed},
 		{http.MethodPost, "/load/repos/org-0/nope!", tok, http.StatusBadRequest},
-		{http.MethodGet, "/status/999999", "", http.StatusNotFound},
+		{http.MethodGet, "/status/999999", tok, http.StatusNotFound},
+		{http.MethodGet, "/status/999999", "", http.StatusUnauthorized},
 		{http.MethodGet, "/api/github/auth", "", http.StatusFound},
 		{http.MethodGet, "/", "", http.StatusOK},
 	}

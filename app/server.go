@@ -79,12 +79,7 @@ func serve(ctx context.Context, svc *Services, ln net.Listener, worker bool) err
 			ln.Close()
 			return err
 		}
-		srv = &http.Server{
-			Handler:           handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          nil,
-		}
+		srv = newHTTPServer(svc.Config, handler)
 		go func() {
 			log.Info().Str("addr", ln.Addr().String()).Str("public_url", svc.Config.PublicURL).Msg("web server listening")
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -141,6 +136,21 @@ func serve(ctx context.Context, svc *Services, ln net.Listener, worker bool) err
 	wg.Wait()
 	log.Info().Msg("stopped")
 	return runErr
+}
+
+// newHTTPServer is every HTTP server the app runs: each read and write is
+// bounded, so a client that sends headers or a body slowly, or never reads
+// its answer, is dropped instead of holding a connection and its memory.
+func newHTTPServer(cfg Config, handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		ReadTimeout:       cfg.ReadTimeout,
+		WriteTimeout:      cfg.WriteTimeout,
+		// An idle keep-alive connection waits at most this long for its
+		// next request's headers.
+		IdleTimeout: 2 * time.Minute,
+	}
 }
 
 // instrument counts and times every request by route pattern, and turns a

@@ -14,12 +14,13 @@ import (
 // inline pull request file refreshes; the scheduler queues follow-up work.
 func mountWebhooks(mux *http.ServeMux, svc *Services, sched *jobs.Scheduler) {
 	h := handlers.NewWebhookHandler(handlers.Deps{
-		DB:            svc.DB,
-		Scheduler:     sched,
-		GitHub:        svc.GitHub,
-		Logger:        svc.Logger.With().Str("component", "webhook").Logger(),
-		Metrics:       svc.Metrics,
-		WebhookSecret: svc.Config.GitHub.App.WebhookSecret,
+		DB:               svc.DB,
+		Scheduler:        sched,
+		GitHub:           svc.GitHub,
+		Logger:           svc.Logger.With().Str("component", "webhook").Logger(),
+		Metrics:          svc.Metrics,
+		WebhookSecret:    svc.Config.GitHub.App.WebhookSecret,
+		RevokedRetention: svc.Config.RevokedRetention,
 	})
 	mux.Handle("POST /replication", h)
 	mux.Handle("POST "+githubapp.DefaultWebhookRoute, h)

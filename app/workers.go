@@ -24,6 +24,7 @@ func JobDeps(svc *Services) (jobs.Deps, error) {
 		Logger:                  svc.Logger,
 		GitHub:                  svc.GitHub,
 		InstallationConcurrency: svc.Config.InstallationConcurrency,
+		RevokedRetention:        svc.Config.RevokedRetention,
 	}, nil
 }
 

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,13 @@ type Deps struct {
 	WebhookSecret string
 	// MaxBodyBytes caps a body; 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// RevokedRetention is how long a private repository's data stays after
+	// access to it ends; 0 removes it in the delivery that ended it.
+	RevokedRetention time.Duration
+	// MaxBodyBytesInFlight caps the body bytes held at once across all
+	// webhook requests; past it a request answers 503 unread. 0 means
+	// DefaultMaxBodyBytesInFlight; it is never below MaxBodyBytes.
+	MaxBodyBytesInFlight int64
 }
 
 // Scheduler is the part of *jobs.Scheduler the handlers use to queue
@@ -44,6 +52,8 @@ type Base struct {
 	Scheduler Scheduler
 	GitHub    githubapp.ClientCreator
 	Logger    zerolog.Logger
+	// RevokedRetention: see Deps.
+	RevokedRetention time.Duration
 
 	metrics *metrics
 	// hooks lets tests act at a precise point of a delivery (the database
@@ -59,7 +69,7 @@ type hooks struct {
 
 // NewBase builds the Base every handler embeds.
 func NewBase(d Deps) Base {
-	return Base{DB: d.DB, Scheduler: d.Scheduler, GitHub: d.GitHub, Logger: d.Logger, metrics: newMetrics(d.Metrics, d.Logger)}
+	return Base{DB: d.DB, Scheduler: d.Scheduler, GitHub: d.GitHub, Logger: d.Logger, RevokedRetention: d.RevokedRetention, metrics: newMetrics(d.Metrics, d.Logger)}
 }
 
 // Handlers are every event handler, in dispatch order.

@@ -239,6 +239,7 @@ func (b *Base) store(ctx context.Context, d delivery, apply effect) (string, []f
 	// second waits on the primary key until the first commits, then finds
 	// it done.
 	var claimed string
+	var installationGone bool
 	err = tx.QueryRowContext(ctx, `
 INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, status, error, payload)
 VALUES ($1, $2, $3, $4, $5, $6, 'processed', NULL, $7::jsonb)
@@ -247,9 +248,10 @@ ON CONFLICT (delivery_id) DO UPDATE SET
   repo_id = EXCLUDED.repo_id, received_at = EXCLUDED.received_at, status = 'processed',
   error = NULL, processed_at = NULL, payload = EXCLUDED.payload
 WHERE webhook_delivery.status = 'failed'
-RETURNING delivery_id`,
+RETURNING delivery_id,
+  EXISTS (SELECT 1 FROM github_installation WHERE id = $4 AND deleted_at IS NOT NULL)`,
 		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, jsonText(d.payload),
-	).Scan(&claimed)
+	).Scan(&claimed, &installationGone)
 	if errors.Is(err, sql.ErrNoRows) {
 		zerolog.Ctx(ctx).Info().Msg("delivery already stored; nothing to do")
 		return duplicate, nil, nil
@@ -259,13 +261,21 @@ RETURNING delivery_id`,
 	}
 
 	dtx := &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: d.received}}
-	mainObject, err := apply(ctx, dtx)
-	if err != nil {
-		return "", nil, fmt.Errorf("store %s.%s delivery %s: %w", d.event, d.action, d.id, err)
-	}
 	status := StatusProcessed
-	if mainObject == process.Stale {
+	if installationGone && !aboutInstallation[d.event] {
+		// A late delivery from an installation that was deleted: access
+		// has ended, so its data is not stored again (it may have been
+		// purged as private). Read in the claim, no extra round trip.
+		zerolog.Ctx(ctx).Info().Int64("installation_id", d.installationID).Msg("delivery from a deleted installation; nothing stored")
 		status = StatusStale
+	} else {
+		mainObject, err := apply(ctx, dtx)
+		if err != nil {
+			return "", nil, fmt.Errorf("store %s.%s delivery %s: %w", d.event, d.action, d.id, err)
+		}
+		if mainObject == process.Stale {
+			status = StatusStale
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE webhook_delivery SET status = $2, processed_at = now() WHERE delivery_id = $1`, d.id, status); err != nil {
 		return "", nil, fmt.Errorf("record %s delivery %s as %s: %w", d.event, d.id, status, err)
@@ -280,6 +290,10 @@ RETURNING delivery_id`,
 	}
 	return status, dtx.after, nil
 }
+
+// aboutInstallation are the events about the installation itself, which
+// its handlers judge even when the installation is deleted.
+var aboutInstallation = map[string]bool{"installation": true, "installation_repositories": true}
 
 // envelope holds the fields every event payload may carry.
 type envelope struct {

@@ -72,7 +72,16 @@ func (h *Installation) Handle(ctx context.Context, eventType, deliveryID string,
 			if err := tx.cancelInstallation(ctx, id, h.Scheduler); err != nil {
 				return 0, err
 			}
+			repos, err := process.InstallationRepositoryIDs(ctx, tx, id)
+			if err != nil {
+				return 0, err
+			}
+			// Its repositories no other live installation covers are
+			// marked uncovered; the private ones go after the retention.
 			if err := process.DeleteInstallation(ctx, tx, id, tx.meta); err != nil {
+				return 0, err
+			}
+			if err := h.purgeAtOnce(ctx, tx, repos); err != nil {
 				return 0, err
 			}
 		case action == "suspend":

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/google/go-github/v60/github"
+	"github.com/rs/zerolog"
 
 	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/process"
@@ -47,6 +48,13 @@ func (h *InstallationRepositories) Handle(ctx context.Context, eventType, delive
 		if err := process.InstallationRepositories(ctx, tx, id, ev.RepositoriesAdded, ev.RepositoriesRemoved, tx.meta); err != nil {
 			return 0, err
 		}
+		removed := make([]int64, 0, len(ev.RepositoriesRemoved))
+		for _, r := range ev.RepositoriesRemoved {
+			removed = append(removed, r.GetID())
+		}
+		if err := h.purgeAtOnce(ctx, tx, removed); err != nil {
+			return 0, err
+		}
 		for _, r := range ev.RepositoriesAdded {
 			owner, name := ownerRepo(r)
 			if err := tx.scan(ctx, jobs.ScanRequest{Kind: jobs.JobSyncRepository, InstallationID: id, Owner: owner, Repo: name, Children: true}, h.Scheduler); err != nil {
@@ -55,4 +63,22 @@ func (h *InstallationRepositories) Handle(ctx context.Context, eventType, delive
 		}
 		return process.Written, nil
 	})
+}
+
+// purgeAtOnce applies a retention of zero: those of repoIDs that no live
+// installation covers any more and are private are removed in the
+// delivery's transaction. With a retention, the purge_revoked job removes
+// them later.
+func (b *Base) purgeAtOnce(ctx context.Context, tx *deliveryTx, repoIDs []int64) error {
+	if b.RevokedRetention > 0 {
+		return nil
+	}
+	n, err := process.DeleteUncoveredPrivateRepositories(ctx, tx, repoIDs)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		zerolog.Ctx(ctx).Info().Int64("repositories", n).Msg("access ended: removed the private repositories no installation covers")
+	}
+	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,6 +97,8 @@ type harnessOptions struct {
 	quiet         bool // no test log, for fuzzing (iterations outlive no *T)
 	// scheduler replaces the recording one (h.sched then stays empty).
 	scheduler Scheduler
+	// retention is Deps.RevokedRetention.
+	retention time.Duration
 }
 
 // unreachableKey is one app key for every unreachable client creator:
@@ -146,13 +149,14 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		sched = o.scheduler
 	}
 	d := Deps{
-		DB:            o.db,
-		Scheduler:     sched,
-		GitHub:        o.clientCreator,
-		Logger:        zerolog.New(io.Discard),
-		Metrics:       h.reg,
-		WebhookSecret: o.secret,
-		MaxBodyBytes:  o.maxBody,
+		DB:               o.db,
+		Scheduler:        sched,
+		GitHub:           o.clientCreator,
+		Logger:           zerolog.New(io.Discard),
+		Metrics:          h.reg,
+		WebhookSecret:    o.secret,
+		MaxBodyBytes:     o.maxBody,
+		RevokedRetention: o.retention,
 	}
 	if testing.Verbose() && !o.quiet {
 		d.Logger = zerolog.New(zerolog.NewTestWriter(t))

@@ -18,7 +18,7 @@ func newMetrics(reg prometheus.Registerer, logger zerolog.Logger) *metrics {
 	m := &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webhookdb_webhook_deliveries_total",
-			Help: "Webhook deliveries by event and outcome (processed, stale, ignored, duplicate, failed, invalid, unauthorized, too_large).",
+			Help: "Webhook deliveries by event and outcome (processed, stale, ignored, duplicate, failed, invalid, unauthorized, too_large, busy).",
 		}, []string{"event", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "webhookdb_webhook_delivery_duration_seconds",

@@ -90,6 +90,12 @@ func recordIgnored(ctx context.Context, db *sql.DB, d delivery) (bool, error) {
 	// is what tells the two apart. (The update columns only narrow the
 	// RETURNING list; DO NOTHING updates nothing.)
 	err := row.Upsert(ctx, db, false, []string{models.WebhookDeliveryColumns.DeliveryID}, ignoredColumns, ignoredColumns)
+	if err != nil && isDataError(err) && row.Payload.Valid {
+		// jsonb refuses some JSON (a \u0000 in a string): the delivery is
+		// ignored all the same, recorded without its payload.
+		row.Payload = null.JSON{}
+		err = row.Upsert(ctx, db, false, []string{models.WebhookDeliveryColumns.DeliveryID}, ignoredColumns, ignoredColumns)
+	}
 	if err != nil {
 		return false, fmt.Errorf("record ignored %s delivery %s: %w", d.event, d.id, err)
 	}

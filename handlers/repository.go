@@ -28,7 +28,10 @@ func (h *Repository) Handle(ctx context.Context, eventType, deliveryID string, p
 			return 0, err
 		}
 		if ev.GetAction() == "deleted" {
-			return process.Written, process.DeleteRepository(ctx, tx, ev.Repo.GetID())
+			// Buried: a late delivery about it or its children (or a
+			// backfill page still listing it) is stale, not a revival.
+			return process.Written, deleteAndBury(ctx, tx, process.KindRepository, ev.Repo.GetID(),
+				func() error { return process.DeleteRepository(ctx, tx, ev.Repo.GetID()) })
 		}
 		outcome, err := process.Repository(ctx, tx, ev.Repo, tx.meta)
 		if err != nil {

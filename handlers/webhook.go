@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +41,12 @@ func newWebhookHandler(b Base, d Deps) *webhookHandler {
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBodyBytes
 	}
+	inFlight := d.MaxBodyBytesInFlight
+	if inFlight <= 0 {
+		inFlight = DefaultMaxBodyBytesInFlight
+	}
+	// A budget below one full body would refuse every large delivery.
+	h.budget = newBodyBudget(max(inFlight, h.maxBody))
 	h.dispatcher = githubapp.NewEventDispatcher(Handlers(b), d.WebhookSecret,
 		githubapp.WithErrorCallback(h.onError),
 		githubapp.WithResponseCallback(h.onResponse),
@@ -51,6 +58,7 @@ type webhookHandler struct {
 	db         *sql.DB
 	secret     string
 	maxBody    int64
+	budget     *bodyBudget
 	logger     zerolog.Logger
 	metrics    *metrics
 	dispatcher http.Handler
@@ -133,6 +141,7 @@ const (
 	statusInvalid      = "invalid"      // 400
 	statusUnauthorized = "unauthorized" // 401
 	statusTooLarge     = "too_large"    // 413
+	statusBusy         = "busy"         // 503: the body budget is spent
 )
 
 func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -174,10 +183,38 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(rec, http.StatusUnauthorized, map[string]string{"message": "webhook secret not configured"})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(rec, r.Body, h.maxBody))
+	// Everything refusable from the headers alone is refused before a byte
+	// of body is read: an unsigned or oversized request costs us nothing.
+	// Only the SHA-256 signature counts; go-github would otherwise fall
+	// back to the SHA-1 header.
+	signature := r.Header.Get(github.SHA256SignatureHeader)
+	if signature == "" {
+		info.setStatus(statusUnauthorized)
+		httpjson.Write(rec, http.StatusUnauthorized, map[string]string{"message": "missing " + github.SHA256SignatureHeader})
+		return
+	}
+	if r.ContentLength > h.maxBody {
+		info.setStatus(statusTooLarge)
+		httpjson.Write(rec, http.StatusRequestEntityTooLarge, map[string]string{"message": "payload too large"})
+		return
+	}
+	// A body of unknown length (chunked) takes the most it may become.
+	share := r.ContentLength
+	if share < 0 {
+		share = h.maxBody
+	}
+	if !h.budget.tryAcquire(share) {
+		info.setStatus(statusBusy)
+		rec.Header().Set("Retry-After", "1")
+		httpjson.Write(rec, http.StatusServiceUnavailable, map[string]string{"message": "too many webhook bodies in flight, retry"})
+		return
+	}
+	// The share is held until the delivery is answered: the body stays in
+	// memory (info.body) that long.
+	defer func() { h.budget.release(share) }()
+	body, err := readBody(r.Body, r.ContentLength, h.maxBody)
 	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		if errors.Is(err, errBodyTooLarge) {
 			info.setStatus(statusTooLarge)
 			httpjson.Write(rec, http.StatusRequestEntityTooLarge, map[string]string{"message": "payload too large"})
 			return
@@ -186,11 +223,26 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(rec, http.StatusBadRequest, map[string]string{"message": "could not read body"})
 		return
 	}
-	// Only the SHA-256 signature counts; go-github would otherwise fall
-	// back to the SHA-1 header.
-	if r.Header.Get(github.SHA256SignatureHeader) == "" {
+	if unused := share - int64(cap(body)); unused > 0 {
+		h.budget.release(unused)
+		share -= unused
+	}
+	// Checked here rather than only by the dispatcher, which copies the
+	// body before it checks: a forged delivery is refused without the copy.
+	if !strings.HasPrefix(signature, "sha256=") {
 		info.setStatus(statusUnauthorized)
-		httpjson.Write(rec, http.StatusUnauthorized, map[string]string{"message": "missing " + github.SHA256SignatureHeader})
+		httpjson.Write(rec, http.StatusUnauthorized, map[string]string{"message": "bad signature"})
+		return
+	}
+	if err := github.ValidateSignature(signature, body, []byte(h.secret)); err != nil {
+		info.setStatus(statusUnauthorized)
+		logger.Warn().Err(err).Msg("webhook signature rejected")
+		httpjson.Write(rec, http.StatusUnauthorized, map[string]string{"message": "bad signature"})
+		return
+	}
+	if !headerText(event) || !headerText(deliveryID) {
+		info.setStatus(statusInvalid)
+		httpjson.Write(rec, http.StatusBadRequest, map[string]string{"message": "invalid X-GitHub-Event or X-GitHub-Delivery header"})
 		return
 	}
 	r.Header.Del(github.SHA1SignatureHeader)

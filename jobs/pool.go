@@ -67,6 +67,14 @@ type Deps struct {
 	// SweepSpec is the cron spec (with seconds) of the periodic sweeper;
 	// default every 15 seconds. "-" turns it off.
 	SweepSpec string
+	// RevokedRetention is how long a private repository no live
+	// installation covers keeps its data before purge_revoked removes it;
+	// 0 removes it at the next run (the webhook that ended the access
+	// already did).
+	RevokedRetention time.Duration
+	// PurgeSpec is the cron spec (with seconds) of purge_revoked; default
+	// every minute. "-" turns it off.
+	PurgeSpec string
 }
 
 func (d Deps) withDefaults() Deps {
@@ -96,6 +104,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.SweepSpec == "" {
 		d.SweepSpec = "*/15 * * * * *"
+	}
+	if d.PurgeSpec == "" {
+		d.PurgeSpec = "0 * * * * *"
 	}
 	return d
 }
@@ -130,6 +141,15 @@ func NewWorkerPool(d Deps, concurrency int) *work.WorkerPool {
 	}))
 	if e.deps.SweepSpec != "-" {
 		pool.PeriodicallyEnqueue(e.deps.SweepSpec, JobSweep)
+	}
+	// Like the sweeper: idempotent, and the next run picks up what one
+	// failed run left.
+	pool.JobWithOptions(JobPurgeRevoked, work.JobOptions{MaxFails: 1, SkipDead: true}, e.wrap(JobPurgeRevoked, func(ctx context.Context, _ *work.Job) error {
+		_, err := e.purgeRevoked(ctx, time.Now())
+		return err
+	}))
+	if e.deps.PurgeSpec != "-" {
+		pool.PeriodicallyEnqueue(e.deps.PurgeSpec, JobPurgeRevoked)
 	}
 	return pool
 }

@@ -25,6 +25,11 @@ var (
 	errBadCredentials = errors.New("GitHub does not accept these credentials (bad or expired token)")
 	// errForbidden: valid credentials without access to the target (403).
 	errForbidden = errors.New("these credentials do not give access to it")
+	// errNotVisible: GitHub shows the caller no such repository (404). A
+	// private repository the caller cannot see and one that does not
+	// exist answer alike, as on GitHub, so that nobody learns which
+	// private repositories have the app installed.
+	errNotVisible = errors.New("not visible to these credentials")
 )
 
 // githubError is a GitHub failure while checking credentials: unreachable
@@ -72,14 +77,36 @@ func (t target) key() string {
 }
 
 // authorizer asks GitHub whether a token reaches a target, and remembers
-// the answers that said yes for a while, keyed by a hash of the token.
+// the answers that said yes for a while, keyed by a hash of the token; it
+// also remembers, for as long, the tokens GitHub refused (401).
 type authorizer struct {
-	apiURL *url.URL
-	client *http.Client
-	cache  *confirmations
-	// resolveRepoInstallation finds the installation covering a
-	// repository, to learn which installation an installation token is of.
-	resolveRepoInstallation func(ctx context.Context, owner, repo string) (int64, error)
+	apiURL  *url.URL
+	client  *http.Client
+	cache   *confirmations
+	refused *confirmations
+	// installationRepos lists the repository ids of an installation as
+	// the app's own installation token sees them: what an installation
+	// token must list, all and only, to prove it is of that installation.
+	installationRepos func(ctx context.Context, installationID int64) (map[int64]bool, error)
+}
+
+// wasRefused says whether GitHub refused the token within the cache's
+// time to live: then nobody asks GitHub again.
+func (a *authorizer) wasRefused(token string) bool {
+	if a.refused == nil {
+		return false
+	}
+	_, ok := a.refused.get(tokenHash(token))
+	return ok
+}
+
+// remember records a refusal of the token and returns err unchanged. A
+// token GitHub refused never works again, so remembering it is safe.
+func (a *authorizer) remember(token string, err error) error {
+	if a.refused != nil && errors.Is(err, errBadCredentials) {
+		a.refused.put(tokenHash(token), "")
+	}
+	return err
 }
 
 // authorize says who the token's holder is ("installation:<id>" or a
@@ -90,22 +117,63 @@ func (a *authorizer) authorize(ctx context.Context, token string, t target, rh *
 	if who, ok := a.cache.get(cacheKey); ok {
 		return who, nil
 	}
+	if a.wasRefused(token) {
+		return "", errBadCredentials
+	}
 	client := a.tokenClient(token)
 	who, err := a.asInstallation(ctx, client, t, rh)
 	if errors.Is(err, errNotInstallationToken) {
 		who, err = a.asUser(ctx, client, t, rh)
 	}
 	if err != nil {
-		return "", err
+		return "", a.remember(token, err)
 	}
 	a.cache.put(cacheKey, who)
 	return who, nil
 }
 
+// confirmed says whether the token was confirmed for t within the
+// cache's time to live, without asking GitHub.
+func (a *authorizer) confirmed(token string, t target) bool {
+	_, ok := a.cache.get(tokenHash(token) + "|" + t.key())
+	return ok
+}
+
+// visible asks GitHub, with the caller's token, for owner/repo. Its
+// errors are errNotVisible when GitHub shows the caller no such
+// repository, errBadCredentials, *rateLimited and *githubError. It costs
+// the caller's budget, not the app's.
+func (a *authorizer) visible(ctx context.Context, token, owner, repo string, rh *rateLimitHeaders) error {
+	if a.wasRefused(token) {
+		return errBadCredentials
+	}
+	_, resp, err := a.tokenClient(token).Repositories.Get(ctx, owner, repo)
+	rh.recordResponse(resp)
+	if err == nil {
+		return nil
+	}
+	switch classify(err) {
+	case http.StatusUnauthorized:
+		return a.remember(token, errBadCredentials)
+	case http.StatusForbidden, http.StatusNotFound, http.StatusGone, http.StatusUnavailableForLegalReasons:
+		// A 403 that is no rate limit (an organization's SAML or IP
+		// rules) hides the repository as well.
+		return errNotVisible
+	}
+	return githubFailure("read the repository "+owner+"/"+repo, err)
+}
+
 // check says whether GitHub accepts the token at all, as an installation
-// or a user token, for answers that do not depend on what it reaches (a
-// repository without the app). Errors as authorize's.
+// or a user token, for answers that do not depend on what it reaches (an
+// installation that does not exist). Errors as authorize's.
 func (a *authorizer) check(ctx context.Context, token string, rh *rateLimitHeaders) error {
+	if a.wasRefused(token) {
+		return errBadCredentials
+	}
+	return a.remember(token, a.checkGitHub(ctx, token, rh))
+}
+
+func (a *authorizer) checkGitHub(ctx context.Context, token string, rh *rateLimitHeaders) error {
 	c := a.tokenClient(token)
 	_, resp, err := c.Apps.ListRepos(ctx, &github.ListOptions{PerPage: 1})
 	rh.recordResponse(resp)
@@ -142,7 +210,6 @@ func (a *authorizer) tokenClient(token string) *github.Client {
 // the repositories of its installation.
 func (a *authorizer) asInstallation(ctx context.Context, c *github.Client, t target, rh *rateLimitHeaders) (string, error) {
 	page := &github.ListOptions{PerPage: 100}
-	first := true
 	for {
 		list, resp, err := c.Apps.ListRepos(ctx, page)
 		rh.recordResponse(resp)
@@ -155,27 +222,10 @@ func (a *authorizer) asInstallation(ctx context.Context, c *github.Client, t tar
 			}
 			return "", githubFailure("list the repositories of the token's installation", err)
 		}
-		repos := list.Repositories
 		if t.repo == "" {
-			// The installation's own token lists its repositories; the
-			// first tells which installation it is.
-			if first && len(repos) > 0 {
-				r := repos[0]
-				inst, err := a.resolveRepoInstallation(ctx, r.GetOwner().GetLogin(), r.GetName())
-				if errors.Is(err, jobs.ErrNoInstallation) {
-					// A token of another app (a workflow's GITHUB_TOKEN):
-					// valid, but not of this installation.
-					return "", errForbidden
-				}
-				if err != nil {
-					return "", fmt.Errorf("find the installation of %s: %w", r.GetFullName(), err)
-				}
-				if inst == t.installationID {
-					return installationPrincipal(inst), nil
-				}
-			}
-			return "", errForbidden
+			return a.proveInstallation(ctx, c, t.installationID, list, resp, rh)
 		}
+		repos := list.Repositories
 		for _, r := range repos {
 			if strings.EqualFold(r.GetFullName(), t.fullName()) {
 				// A repository is covered by one installation of an app.
@@ -186,7 +236,6 @@ func (a *authorizer) asInstallation(ctx context.Context, c *github.Client, t tar
 			return "", errForbidden
 		}
 		page.Page = resp.NextPage
-		first = false
 	}
 }
 

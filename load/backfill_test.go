@@ -107,7 +107,7 @@ func TestLoadWholeRepository(t *testing.T) {
 	defer tick.Stop()
 	var last answer
 	for {
-		last = h.do(t, nil, http.MethodGet, "/status/"+strconv.FormatInt(id, 10))
+		last = h.do(t, nil, http.MethodGet, "/status/"+strconv.FormatInt(id, 10), "Authorization", "Bearer "+tok)
 		if last.code != http.StatusOK {
 			t.Fatalf("status: %d %s", last.code, last.raw)
 		}

@@ -5,8 +5,10 @@ import (
 	"time"
 )
 
-// confirmations is a small bounded cache of positive answers with a time
-// to live, owned by one authorizer.
+// confirmations is a small bounded cache of answers with a time to live,
+// owned by one authorizer: the positive ones (who a token is, for a
+// target) and, in a second instance, the tokens GitHub refused, so that
+// repeated garbage costs no GitHub call.
 type confirmations struct {
 	ttl time.Duration
 	max int

@@ -3,13 +3,10 @@ package load
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/webhookdb/webhookdb/jobs"
 )
 
 // TestInstallationTokenOfAnotherApp: an installation token of another
@@ -26,10 +23,8 @@ func TestInstallationTokenOfAnotherApp(t *testing.T) {
 		apiURL: api,
 		client: h.handler.deps.HTTPClient,
 		cache:  newConfirmations(time.Minute, 10, time.Now),
-		// The token's repositories are covered by no installation of ours.
-		resolveRepoInstallation: func(_ context.Context, owner, repo string) (int64, error) {
-			return 0, fmt.Errorf("%s/%s: %w", owner, repo, jobs.ErrNoInstallation)
-		},
+		// What the app's own token of the installation lists.
+		installationRepos: h.handler.installationRepoIDs,
 	}
 	var rh rateLimitHeaders
 	_, err = a.authorize(context.Background(), h.gh.InstallationToken(h.inst1), target{installationID: h.instP}, &rh)

@@ -18,8 +18,10 @@ func (h *harness) waitDone(t *testing.T, id int64) answer {
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
+	// The status answers only a caller who may load the scan's target.
+	tok := h.gh.InstallationToken(h.inst0)
 	for {
-		a := h.do(t, nil, http.MethodGet, "/status/"+strconv.FormatInt(id, 10))
+		a := h.do(t, nil, http.MethodGet, "/status/"+strconv.FormatInt(id, 10), "Authorization", "Bearer "+tok)
 		if st, _ := a.body["status"].(string); st == "done" || st == "failed" {
 			return a
 		}

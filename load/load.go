@@ -3,7 +3,8 @@
 // scan (202) or, for single objects with ?inline=true, run at once (200).
 // Callers authenticate with a GitHub installation or user access token
 // that GitHub confirms reaches the repository, or with a logged-in UI
-// session and its CSRF token. The work always runs with the installation's
+// session and its CSRF token; an installation-wide load needs proof of the
+// whole installation. GET /status/{scan_id} takes the same credentials. The work always runs with the installation's
 // own token, never the caller's.
 package load
 
@@ -63,8 +64,9 @@ type Deps struct {
 	Logger zerolog.Logger
 	// HTTPClient calls GitHub to confirm tokens; default 15s timeout.
 	HTTPClient *http.Client
-	// CacheTTL is how long a confirmed token stays confirmed; default one
-	// minute. CacheSize bounds the entries; default 10000.
+	// CacheTTL is how long a confirmed token stays confirmed, and a token
+	// GitHub refused stays refused; default one minute. CacheSize bounds
+	// the entries of each; default 10000.
 	CacheTTL  time.Duration
 	CacheSize int
 	// Now is the clock of the cache; default time.Now.
@@ -100,10 +102,11 @@ func New(deps Deps) (*Handler, error) {
 	}
 	h := &Handler{deps: deps}
 	h.auth = &authorizer{
-		apiURL:                  api,
-		client:                  deps.HTTPClient,
-		cache:                   newConfirmations(deps.CacheTTL, deps.CacheSize, deps.Now),
-		resolveRepoInstallation: h.repoInstallation,
+		apiURL:            api,
+		client:            deps.HTTPClient,
+		cache:             newConfirmations(deps.CacheTTL, deps.CacheSize, deps.Now),
+		refused:           newConfirmations(deps.CacheTTL, deps.CacheSize, deps.Now),
+		installationRepos: h.installationRepoIDs,
 	}
 	return h, nil
 }
@@ -118,5 +121,6 @@ func (h *Handler) Register(mux *http.ServeMux, wrap func(http.Handler) http.Hand
 	for _, ep := range endpoints {
 		mux.Handle("POST "+ep.pattern, wrap(h.loadHandler(ep)))
 	}
-	mux.Handle("GET /status/{scan_id}", http.HandlerFunc(h.status))
+	// The status takes the same credentials, a UI session among them.
+	mux.Handle("GET /status/{scan_id}", wrap(http.HandlerFunc(h.status)))
 }

@@ -104,7 +104,7 @@ func TestQueuedEndpoints(t *testing.T) {
 				t.Errorf("%d scans, want 1", n)
 			}
 
-			st := h.do(t, nil, http.MethodGet, "/status/"+strconv.FormatInt(id, 10))
+			st := h.do(t, nil, http.MethodGet, "/status/"+strconv.FormatInt(id, 10), "Authorization", "Bearer "+tok)
 			if st.code != http.StatusOK || st.body["status"] != "queued" {
 				t.Errorf("status: %d %s, want 200 queued", st.code, st.raw)
 			}
@@ -150,9 +150,10 @@ func TestStatus(t *testing.T) {
 		{"/status/-3", http.StatusBadRequest},
 		{"/status/424242", http.StatusNotFound},
 	}
+	tok := h.gh.InstallationToken(h.inst0)
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
-			a := h.do(t, nil, http.MethodGet, tc.path)
+			a := h.do(t, nil, http.MethodGet, tc.path, "Authorization", "Bearer "+tok)
 			if a.code != tc.code || a.body["message"] == nil {
 				t.Errorf("got %d %s, want %d with a message", a.code, a.raw, tc.code)
 			}

@@ -66,6 +66,7 @@ type GithubRepository struct {
 	LastReplicatedViaWebhookAt null.Time         `boil:"last_replicated_via_webhook_at" json:"last_replicated_via_webhook_at,omitempty" toml:"last_replicated_via_webhook_at" yaml:"last_replicated_via_webhook_at,omitempty"`
 	LastReplicatedViaAPIAt     null.Time         `boil:"last_replicated_via_api_at" json:"last_replicated_via_api_at,omitempty" toml:"last_replicated_via_api_at" yaml:"last_replicated_via_api_at,omitempty"`
 	LastReplicatedAt           null.Time         `boil:"last_replicated_at" json:"last_replicated_at,omitempty" toml:"last_replicated_at" yaml:"last_replicated_at,omitempty"`
+	UncoveredAt                null.Time         `boil:"uncovered_at" json:"uncovered_at,omitempty" toml:"uncovered_at" yaml:"uncovered_at,omitempty"`
 
 	R *githubRepositoryR `boil:"-" json:"-" toml:"-" yaml:"-"`
 	L githubRepositoryL  `boil:"-" json:"-" toml:"-" yaml:"-"`
@@ -113,6 +114,7 @@ var GithubRepositoryColumns = struct {
 	LastReplicatedViaWebhookAt string
 	LastReplicatedViaAPIAt     string
 	LastReplicatedAt           string
+	UncoveredAt                string
 }{
 	ID:                         "id",
 	NodeID:                     "node_id",
@@ -155,6 +157,7 @@ var GithubRepositoryColumns = struct {
 	LastReplicatedViaWebhookAt: "last_replicated_via_webhook_at",
 	LastReplicatedViaAPIAt:     "last_replicated_via_api_at",
 	LastReplicatedAt:           "last_replicated_at",
+	UncoveredAt:                "uncovered_at",
 }
 
 var GithubRepositoryTableColumns = struct {
@@ -199,6 +202,7 @@ var GithubRepositoryTableColumns = struct {
 	LastReplicatedViaWebhookAt string
 	LastReplicatedViaAPIAt     string
 	LastReplicatedAt           string
+	UncoveredAt                string
 }{
 	ID:                         "github_repository.id",
 	NodeID:                     "github_repository.node_id",
@@ -241,6 +245,7 @@ var GithubRepositoryTableColumns = struct {
 	LastReplicatedViaWebhookAt: "github_repository.last_replicated_via_webhook_at",
 	LastReplicatedViaAPIAt:     "github_repository.last_replicated_via_api_at",
 	LastReplicatedAt:           "github_repository.last_replicated_at",
+	UncoveredAt:                "github_repository.uncovered_at",
 }
 
 // Generated where
@@ -287,6 +292,7 @@ var GithubRepositoryWhere = struct {
 	LastReplicatedViaWebhookAt whereHelpernull_Time
 	LastReplicatedViaAPIAt     whereHelpernull_Time
 	LastReplicatedAt           whereHelpernull_Time
+	UncoveredAt                whereHelpernull_Time
 }{
 	ID:                         whereHelperint64{field: "\"github_repository\".\"id\""},
 	NodeID:                     whereHelpernull_String{field: "\"github_repository\".\"node_id\""},
@@ -329,6 +335,7 @@ var GithubRepositoryWhere = struct {
 	LastReplicatedViaWebhookAt: whereHelpernull_Time{field: "\"github_repository\".\"last_replicated_via_webhook_at\""},
 	LastReplicatedViaAPIAt:     whereHelpernull_Time{field: "\"github_repository\".\"last_replicated_via_api_at\""},
 	LastReplicatedAt:           whereHelpernull_Time{field: "\"github_repository\".\"last_replicated_at\""},
+	UncoveredAt:                whereHelpernull_Time{field: "\"github_repository\".\"uncovered_at\""},
 }
 
 // GithubRepositoryRels is where relationship names are stored.
@@ -463,9 +470,9 @@ func (r *githubRepositoryR) GetRepoGithubUserRepositoryAssociations() GithubUser
 type githubRepositoryL struct{}
 
 var (
-	githubRepositoryAllColumns            = []string{"id", "node_id", "name", "full_name", "owner_id", "owner_login", "owner_type", "organization_id", "organization_login", "private", "visibility", "description", "fork", "archived", "disabled", "is_template", "html_url", "homepage", "default_branch", "language", "topics", "size", "stargazers_count", "watchers_count", "forks_count", "open_issues_count", "has_issues", "has_projects", "has_wiki", "has_downloads", "created_at", "updated_at", "pushed_at", "pull_requests_last_scanned_at", "issues_last_scanned_at", "labels_last_scanned_at", "milestones_last_scanned_at", "issue_comments_last_scanned_at", "last_replicated_via_webhook_at", "last_replicated_via_api_at", "last_replicated_at"}
+	githubRepositoryAllColumns            = []string{"id", "node_id", "name", "full_name", "owner_id", "owner_login", "owner_type", "organization_id", "organization_login", "private", "visibility", "description", "fork", "archived", "disabled", "is_template", "html_url", "homepage", "default_branch", "language", "topics", "size", "stargazers_count", "watchers_count", "forks_count", "open_issues_count", "has_issues", "has_projects", "has_wiki", "has_downloads", "created_at", "updated_at", "pushed_at", "pull_requests_last_scanned_at", "issues_last_scanned_at", "labels_last_scanned_at", "milestones_last_scanned_at", "issue_comments_last_scanned_at", "last_replicated_via_webhook_at", "last_replicated_via_api_at", "last_replicated_at", "uncovered_at"}
 	githubRepositoryColumnsWithoutDefault = []string{"id", "name", "full_name", "owner_login"}
-	githubRepositoryColumnsWithDefault    = []string{"node_id", "owner_id", "owner_type", "organization_id", "organization_login", "private", "visibility", "description", "fork", "archived", "disabled", "is_template", "html_url", "homepage", "default_branch", "language", "topics", "size", "stargazers_count", "watchers_count", "forks_count", "open_issues_count", "has_issues", "has_projects", "has_wiki", "has_downloads", "created_at", "updated_at", "pushed_at", "pull_requests_last_scanned_at", "issues_last_scanned_at", "labels_last_scanned_at", "milestones_last_scanned_at", "issue_comments_last_scanned_at", "last_replicated_via_webhook_at", "last_replicated_via_api_at", "last_replicated_at"}
+	githubRepositoryColumnsWithDefault    = []string{"node_id", "owner_id", "owner_type", "organization_id", "organization_login", "private", "visibility", "description", "fork", "archived", "disabled", "is_template", "html_url", "homepage", "default_branch", "language", "topics", "size", "stargazers_count", "watchers_count", "forks_count", "open_issues_count", "has_issues", "has_projects", "has_wiki", "has_downloads", "created_at", "updated_at", "pushed_at", "pull_requests_last_scanned_at", "issues_last_scanned_at", "labels_last_scanned_at", "milestones_last_scanned_at", "issue_comments_last_scanned_at", "last_replicated_via_webhook_at", "last_replicated_via_api_at", "last_replicated_at", "uncovered_at"}
 	githubRepositoryPrimaryKeyColumns     = []string{"id"}
 	githubRepositoryGeneratedColumns      = []string{"last_replicated_at"}
 )

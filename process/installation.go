@@ -63,7 +63,9 @@ func Installation(ctx context.Context, exec boil.ContextExecutor, in *github.Ins
 }
 
 // DeleteInstallation marks an installation deleted (the row stays, for
-// history) and drops its repository list: it covers nothing any more.
+// history) and drops its repository list: it covers nothing any more, and
+// those of its repositories no other live installation covers are marked
+// uncovered (repository_access.go).
 func DeleteInstallation(ctx context.Context, exec boil.ContextExecutor, installationID int64, m Meta) error {
 	if err := checkMeta(m); err != nil {
 		return err
@@ -73,8 +75,32 @@ func DeleteInstallation(ctx context.Context, exec boil.ContextExecutor, installa
 	if _, err := exec.ExecContext(ctx, q, installationID, m.FetchedAt); err != nil {
 		return fmt.Errorf("mark installation %d deleted: %w", installationID, err)
 	}
-	if _, err := exec.ExecContext(ctx, `DELETE FROM github_installation_repository WHERE installation_id = $1`, installationID); err != nil {
-		return fmt.Errorf("delete repositories of installation %d: %w", installationID, err)
+	return unlinkRepositories(ctx, exec, installationID,
+		`DELETE FROM github_installation_repository WHERE installation_id = $1 RETURNING repo_id`, m)
+}
+
+// unlinkRepositories runs q, a DELETE of links of the installation
+// RETURNING repo_id with the installation id as $1 (and args after it),
+// then marks the unlinked repositories no live installation still covers.
+func unlinkRepositories(ctx context.Context, exec boil.ContextExecutor, installationID int64, q string, m Meta, args ...any) error {
+	rows, err := exec.QueryContext(ctx, q, append([]any{installationID}, args...)...)
+	if err != nil {
+		return fmt.Errorf("unlink repositories of installation %d: %w", installationID, err)
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("unlink repositories of installation %d: %w", installationID, err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("unlink repositories of installation %d: %w", installationID, err)
+	}
+	if _, err := MarkRepositoriesUncovered(ctx, exec, ids, m.FetchedAt); err != nil {
+		return fmt.Errorf("unlink repositories of installation %d: %w", installationID, err)
 	}
 	return nil
 }
@@ -92,7 +118,7 @@ func SuspendInstallation(ctx context.Context, exec boil.ContextExecutor, install
 	}
 	q := `UPDATE github_installation SET suspended_at = $2, suspended_by_login = $3, ` + via + ` = $4 WHERE id = $1`
 	if _, err := exec.ExecContext(ctx, q, installationID, at, by, m.FetchedAt); err != nil {
-		return fmt.Errorf("suspend installation %d: %w", installationID, err)
+		return fmt.Errorf("suspend installation %d: %w", installationID, classify(err))
 	}
 	return nil
 }
@@ -139,7 +165,8 @@ func InstallationUnsuspendEvent(ctx context.Context, exec boil.ContextExecutor, 
 // InstallationRepositories applies an installation_repositories event: the
 // added repositories are upserted (as partial repositories unless full) and
 // linked, the removed ones unlinked (their rows stay: another installation
-// may cover them). The installation row must exist.
+// may cover them; those no live one covers are marked uncovered). The
+// installation row must exist.
 func InstallationRepositories(ctx context.Context, exec boil.ContextExecutor, installationID int64, added, removed []*github.Repository, m Meta) error {
 	if err := checkMeta(m); err != nil {
 		return err
@@ -158,9 +185,9 @@ func InstallationRepositories(ctx context.Context, exec boil.ContextExecutor, in
 		}
 	}
 	if len(gone) > 0 {
-		q := `DELETE FROM github_installation_repository WHERE installation_id = $1 AND repo_id = ANY($2)`
-		if _, err := exec.ExecContext(ctx, q, installationID, gone); err != nil {
-			return fmt.Errorf("unlink %d repositories from installation %d: %w", len(gone), installationID, err)
+		q := `DELETE FROM github_installation_repository WHERE installation_id = $1 AND repo_id = ANY($2) RETURNING repo_id`
+		if err := unlinkRepositories(ctx, exec, installationID, q, m, gone); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -176,9 +203,9 @@ func SetInstallationRepositories(ctx context.Context, exec boil.ContextExecutor,
 	if err != nil {
 		return err
 	}
-	q := `DELETE FROM github_installation_repository WHERE installation_id = $1 AND NOT (repo_id = ANY($2))`
-	if _, err := exec.ExecContext(ctx, q, installationID, ids); err != nil {
-		return fmt.Errorf("unlink old repositories of installation %d: %w", installationID, err)
+	q := `DELETE FROM github_installation_repository WHERE installation_id = $1 AND NOT (repo_id = ANY($2)) RETURNING repo_id`
+	if err := unlinkRepositories(ctx, exec, installationID, q, m, ids); err != nil {
+		return err
 	}
 	return linkRepositories(ctx, exec, installationID, ids)
 }
@@ -212,8 +239,10 @@ func linkRepositories(ctx context.Context, exec boil.ContextExecutor, installati
 	if len(ids) == 0 {
 		return nil
 	}
-	q := `INSERT INTO github_installation_repository (installation_id, repo_id)
-		SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING`
+	// A buried repository is not linked (its trigger); one linked again
+	// is covered again.
+	q := `WITH l AS (INSERT INTO github_installation_repository (installation_id, repo_id)
+		SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING RETURNING repo_id)` + coverRepositories
 	if _, err := exec.ExecContext(ctx, q, installationID, ids); err != nil {
 		return fmt.Errorf("link %d repositories to installation %d: %w", len(ids), installationID, classify(err))
 	}
@@ -225,9 +254,11 @@ func linkRepositories(ctx context.Context, exec boil.ContextExecutor, installati
 // proves. A deleted or unstored installation is left alone (the link needs
 // a live installation row); the repository need not be stored yet.
 func LinkInstallationRepository(ctx context.Context, exec boil.ContextExecutor, installationID, repoID int64) error {
-	q := `INSERT INTO github_installation_repository (installation_id, repo_id)
+	// One statement on the hot path: the link, and the repository covered
+	// again when it is new.
+	q := `WITH l AS (INSERT INTO github_installation_repository (installation_id, repo_id)
 		SELECT id, $2 FROM github_installation WHERE id = $1 AND deleted_at IS NULL
-		ON CONFLICT DO NOTHING`
+		ON CONFLICT DO NOTHING RETURNING repo_id)` + coverRepositories
 	if _, err := exec.ExecContext(ctx, q, installationID, repoID); err != nil {
 		return fmt.Errorf("link repository %d to installation %d: %w", repoID, installationID, err)
 	}

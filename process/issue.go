@@ -173,7 +173,7 @@ func TransferIssueComments(ctx context.Context, exec boil.ContextExecutor, fromR
 		WHERE repo_id = $1 AND issue_number = $2`
 	res, err := exec.ExecContext(ctx, q, fromRepoID, fromNumber, toRepoID, toNumber)
 	if err != nil {
-		return 0, fmt.Errorf("move comments of issue %d of repo %d to #%d of repo %d: %w", fromNumber, fromRepoID, toNumber, toRepoID, err)
+		return 0, fmt.Errorf("move comments of issue %d of repo %d to #%d of repo %d: %w", fromNumber, fromRepoID, toNumber, toRepoID, classify(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {

@@ -109,7 +109,7 @@ func writeLabels(ctx context.Context, exec boil.ContextExecutor, repoID int64, r
 		WHERE l.repo_id = $1 AND l.name = x.name AND l.id <> x.id
 		  AND NOT EXISTS (SELECT 1 FROM github_tombstone t WHERE t.kind = 'label' AND t.id = x.id)`
 	if _, err := exec.ExecContext(ctx, q, repoID, ids, names); err != nil {
-		return 0, 0, fmt.Errorf("drop replaced labels: %w", err)
+		return 0, 0, fmt.Errorf("drop replaced labels: %w", classify(err))
 	}
 	w, err := upsert(ctx, exec, labelSpec, m, rows)
 	if err != nil {
@@ -139,7 +139,7 @@ func nestedLabels(ctx context.Context, exec boil.ContextExecutor, repoID int64, 
 // DeleteLabel removes a label; its associations go with it.
 func DeleteLabel(ctx context.Context, exec boil.ContextExecutor, repoID int64, name string) error {
 	if _, err := exec.ExecContext(ctx, `DELETE FROM github_issue_label WHERE repo_id = $1 AND name = $2`, repoID, name); err != nil {
-		return fmt.Errorf("delete label %q of repo %d: %w", name, repoID, err)
+		return fmt.Errorf("delete label %q of repo %d: %w", name, repoID, classify(err))
 	}
 	return nil
 }

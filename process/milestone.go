@@ -107,7 +107,7 @@ func DeleteMilestone(ctx context.Context, exec boil.ContextExecutor, repoID int6
 		)
 		DELETE FROM github_milestone WHERE repo_id = $1 AND number = $2`
 	if _, err := exec.ExecContext(ctx, q, repoID, number); err != nil {
-		return fmt.Errorf("delete milestone %d of repo %d: %w", number, repoID, err)
+		return fmt.Errorf("delete milestone %d of repo %d: %w", number, repoID, classify(err))
 	}
 	return nil
 }

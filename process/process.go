@@ -38,7 +38,11 @@
 //   - Deletes remove rows (DeleteInstallation marks deleted_at). A delete
 //     GitHub announced is also buried (Bury): a late update of the same
 //     issue, comment, label, milestone or review comment is then Stale
-//     instead of bringing the row back.
+//     instead of bringing the row back; a buried repository refuses its
+//     own row and every child's (tombstone.go).
+//   - Access ends (repository_access.go): a repository no live
+//     installation covers is marked uncovered_at; private ones are
+//     removed after the configured retention.
 package process
 
 import (

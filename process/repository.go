@@ -151,7 +151,9 @@ func nestedRepositories(ctx context.Context, exec boil.ContextExecutor, m Meta, 
 
 // DeleteRepository removes a repository; its issues, pull requests, labels,
 // milestones, comments and permissions go with it (ON DELETE CASCADE), and
-// no installation lists it any more.
+// no installation lists it any more. After repository.deleted the caller
+// also buries it (KindRepository); after a 404 it does not (lost access
+// is no deletion).
 func DeleteRepository(ctx context.Context, exec boil.ContextExecutor, repoID int64) error {
 	if _, err := exec.ExecContext(ctx, `DELETE FROM github_installation_repository WHERE repo_id = $1`, repoID); err != nil {
 		return fmt.Errorf("delete installation links of repository %d: %w", repoID, err)

@@ -25,7 +25,7 @@ const notNewer = ` AND (last_replicated_at IS NULL OR last_replicated_at < $3)`
 func sweep(ctx context.Context, exec boil.ContextExecutor, what, q string, args ...any) (int64, error) {
 	res, err := exec.ExecContext(ctx, q, args...)
 	if err != nil {
-		return 0, fmt.Errorf("sweep %s: %w", what, err)
+		return 0, fmt.Errorf("sweep %s: %w", what, classify(err))
 	}
 	n, err := res.RowsAffected()
 	if err != nil {

@@ -265,11 +265,19 @@ func buildUpsert(s *spec, via string, partial bool, n int) string {
 }
 
 // classify marks a foreign key violation as ErrMissingParent so callers can
-// tell "write the repository first" from a failure of the database.
+// tell "write the repository first" from a failure of the database, and
+// values that cannot be stored as ErrInvalid: PostgreSQL's data exceptions
+// (class 22: a \u0000 in text, a number out of range) and pgx refusing to
+// encode a parameter (a number too large for an integer column). The same
+// values would fail again, so retrying cannot help.
 func classify(err error) error {
 	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23503" {
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "23503":
 		return fmt.Errorf("%s (%s): %w", pgErr.Message, pgErr.Detail, ErrMissingParent)
+	case errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22"),
+		err != nil && strings.Contains(err.Error(), "failed to encode args["):
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return err
 }

@@ -12,13 +12,14 @@ var homePage = template.Must(template.New("home").Parse(`<!doctype html>
 <h1>webhookdb</h1>
 {{if .Login}}<p>Logged in as <strong>{{.Login}}</strong>.</p>
 <meta name="csrf-token" content="{{.CSRF}}">
+<form method="post" action="{{.LogoutRoute}}"><input type="hidden" name="csrf_token" value="{{.CSRF}}"><button type="submit">Log out</button></form>
 {{else if .AuthRoute}}<p>Not logged in. <a href="{{.AuthRoute}}">Log in with GitHub</a>.</p>
 {{else}}<p>Not logged in. Login with GitHub is not configured on this server.</p>
 {{end}}</body></html>
 `))
 
 func (u *UI) home(w http.ResponseWriter, r *http.Request) {
-	data := struct{ Login, CSRF, AuthRoute string }{}
+	data := struct{ Login, CSRF, AuthRoute, LogoutRoute string }{LogoutRoute: LogoutRoute}
 	if u.deps.GitHubConfig.OAuth.ClientID != "" {
 		data.AuthRoute = AuthRoute
 	}

@@ -77,6 +77,8 @@ func (u *UI) onError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ghoauth2.ErrInvalidState):
 		http.Error(w, "login failed: invalid or expired state, try again", http.StatusBadRequest)
 	case errors.As(err, &le):
+		// The login is over without a state check: its state goes too.
+		u.states.clear(w)
 		http.Error(w, "login failed: GitHub said "+string(le), http.StatusBadRequest)
 	default:
 		http.Error(w, "login failed: could not complete the login with GitHub", http.StatusBadGateway)

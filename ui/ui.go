@@ -1,6 +1,6 @@
 // Package ui holds webhookdb's web pages: for now the GitHub OAuth login
-// (GET /api/github/auth), the session it opens, and a minimal home page
-// saying who is logged in. Sessions are scs/v2 sessions stored in the
+// (GET /api/github/auth), the session it opens, a minimal home page
+// saying who is logged in, and the log-out (POST /logout). Sessions are scs/v2 sessions stored in the
 // PostgreSQL table sessions; they keep the user's expiring GitHub token
 // with its refresh token, sealed, and renew it before it expires.
 package ui
@@ -32,7 +32,6 @@ const (
 	keyUserID    = "user_id"
 	keyToken     = "token" // the user access token, sealed
 	keyCSRFNonce = "csrf_nonce"
-	keyState     = "oauth_state"
 	// The rest of the user token: refresh token (sealed), expiries (unix
 	// ms) and the access token's lifetime (s).
 	keyRefresh       = "refresh_token"
@@ -84,6 +83,7 @@ type UI struct {
 	auth   http.Handler
 	oauth  *oauth2.Config // renews user tokens
 	refr   refresher
+	states *StateStore
 
 	closeOnce sync.Once
 }
@@ -131,11 +131,12 @@ func New(deps Deps) (*UI, error) {
 		http.Error(w, "session store unavailable", http.StatusInternalServerError)
 	}
 	u.Sessions = sm
+	u.states = NewStateStore(key, sm.Cookie.Secure)
 
 	cfg := ghoauth2.GetConfig(deps.GitHubConfig, nil)
 	params := []ghoauth2.Param{
 		ghoauth2.ForceTLS(false),
-		ghoauth2.WithStore(&StateStore{Sessions: sm}),
+		ghoauth2.WithStore(u.states),
 		ghoauth2.OnLogin(u.onLogin),
 		ghoauth2.OnError(u.onError),
 	}
@@ -163,7 +164,10 @@ func (u *UI) Close() {
 }
 
 // Register mounts the UI routes on mux, inside the session middleware.
+// Only a login writes a session: the anonymous pages and the login's
+// first leg leave it unmodified, so scs stores nothing for them.
 func (u *UI) Register(mux *http.ServeMux) {
-	mux.Handle("GET "+AuthRoute, u.Sessions.LoadAndSave(u.withClient(u.auth)))
+	mux.Handle("GET "+AuthRoute, u.Sessions.LoadAndSave(withStateWriter(u.withClient(u.auth))))
 	mux.Handle("GET /{$}", u.Sessions.LoadAndSave(http.HandlerFunc(u.home)))
+	mux.Handle("POST "+LogoutRoute, u.Sessions.LoadAndSave(http.HandlerFunc(u.logout)))
 }

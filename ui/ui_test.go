@@ -66,16 +66,17 @@ func newSite(t *testing.T) *site {
 		}
 		io.WriteString(w, login+" "+token+" csrf")
 	})))
-	mux.Handle("GET /test/state", u.Sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		st, err := (&StateStore{Sessions: u.Sessions}).GenerateState(w, r)
+	// Under the login route, where the state cookie's Path sends it.
+	mux.Handle("GET "+AuthRoute+"/test/state", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		st, err := u.states.GenerateState(w, r)
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
 		}
 		io.WriteString(w, st)
-	})))
-	mux.Handle("GET /test/verify", u.Sessions.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, err := (&StateStore{Sessions: u.Sessions}).VerifyState(r, r.URL.Query().Get("state"))
+	}))
+	mux.Handle("GET "+AuthRoute+"/test/verify", withStateWriter(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ok, err := u.states.VerifyState(r, r.URL.Query().Get("state"))
 		if err != nil || !ok {
 			io.WriteString(w, "invalid")
 			return
@@ -172,28 +173,29 @@ func TestSessionAndCSRF(t *testing.T) {
 
 func TestStateStore(t *testing.T) {
 	s := newSite(t)
-	st := s.get(t, "/test/state")
+	state, verify := AuthRoute+"/test/state", AuthRoute+"/test/verify?state="
+	st := s.get(t, state)
 	if len(st) != 64 {
 		t.Fatalf("state %q is not 32 random bytes in hex", st)
 	}
-	if st2 := newSite(t).get(t, "/test/state"); st2 == st {
+	if st2 := newSite(t).get(t, state); st2 == st {
 		t.Errorf("two states are equal")
 	}
-	if got := s.get(t, "/test/verify?state=wrong"); got != "invalid" {
+	if got := s.get(t, verify+"wrong"); got != "invalid" {
 		t.Errorf("wrong state: %s", got)
 	}
 	// A wrong guess used the state up: the right one no longer passes.
-	if got := s.get(t, "/test/verify?state="+st); got != "invalid" {
+	if got := s.get(t, verify+st); got != "invalid" {
 		t.Errorf("state reused after a failed check: %s", got)
 	}
-	st = s.get(t, "/test/state")
-	if got := s.get(t, "/test/verify?state="+st); got != "valid" {
+	st = s.get(t, state)
+	if got := s.get(t, verify+st); got != "valid" {
 		t.Errorf("right state: %s", got)
 	}
-	if got := s.get(t, "/test/verify?state="+st); got != "invalid" {
+	if got := s.get(t, verify+st); got != "invalid" {
 		t.Errorf("state used twice: %s", got)
 	}
-	if got := s.get(t, "/test/verify?state="); got != "invalid" {
+	if got := s.get(t, verify); got != "invalid" {
 		t.Errorf("empty state: %s", got)
 	}
 }
