@@ -219,20 +219,7 @@ func TestServeReadyzFollowsTheDatabase(t *testing.T) {
 
 // A real process: SIGTERM stops it gracefully with exit code 0.
 func TestServeStopsOnSIGTERM(t *testing.T) {
-	bin := buildBinary(t)
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve")
-	cmd.Dir = t.TempDir()
-	cmd.Env = os.Environ()
-	for k, v := range serveEnv(t, addr, env.DatabaseURL) {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK)
+	cmd, _, stderr := startServe(t)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -250,4 +237,26 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(stderr.String(), "stopped") {
 		t.Errorf("no shutdown log line in:\n%s", stderr.String())
 	}
+}
+
+// startServe runs the real binary's `serve` against the test database on a
+// free port and waits until it is ready; it returns the process, its
+// address and its stderr.
+func startServe(t *testing.T) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	bin := buildBinary(t)
+	addr := freeAddr(t)
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir = t.TempDir()
+	cmd.Env = os.Environ()
+	for k, v := range serveEnv(t, addr, env.DatabaseURL) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK)
+	return cmd, addr, stderr
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,21 +118,8 @@ func TestServeMemoryUnderLargeBodies(t *testing.T) {
 		bodySize = 25 << 20
 		limit    = 200 << 20
 	)
-	bin := buildBinary(t)
-	addr := freeAddr(t)
-	cmd := exec.Command(bin, "serve")
-	cmd.Dir = t.TempDir()
-	cmd.Env = os.Environ()
-	for k, v := range serveEnv(t, addr, env.DatabaseURL) {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, addr, _ := startServe(t)
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK)
 	before, err := peakRSS(cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
