@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-github/v60/github"
 	"github.com/volatiletech/null/v8"
 	"github.com/volatiletech/sqlboiler/v4/boil"
 
@@ -22,12 +21,7 @@ func BenchmarkIssuesModelUpsert(b *testing.B) {
 	ctx := context.Background()
 	b.Cleanup(func() { env.Truncate(b) })
 	ev := issuesEvent(b, "opened.payload.json")
-	page := make([]*github.Issue, 100)
-	for i := range page {
-		is := issuesEvent(b, "opened.payload.json").Issue
-		is.ID, is.Number = ptr(int64(200000+i)), ptr(200000+i)
-		page[i] = is
-	}
+	page := issuesPage(b)
 	userCols := boil.Whitelist(models.GithubUserColumns.ID, models.GithubUserColumns.Login,
 		models.GithubUserColumns.Type, models.GithubUserColumns.SiteAdmin, models.GithubUserColumns.LastReplicatedViaAPIAt)
 	issueCols := boil.Whitelist(models.GithubIssueColumns.ID, models.GithubIssueColumns.RepoID,

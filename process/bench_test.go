@@ -73,17 +73,24 @@ func BenchmarkIssue(b *testing.B) {
 	b.ReportMetric(float64(rows)/b.Elapsed().Seconds(), "rows/s")
 }
 
-// BenchmarkIssues is a backfill page of 100 issues.
-func BenchmarkIssues(b *testing.B) {
-	ctx := context.Background()
-	b.Cleanup(func() { env.Truncate(b) })
-	ev := issuesEvent(b, "opened.payload.json")
+// issuesPage is a backfill page of 100 distinct issues of the real
+// issues.opened example.
+func issuesPage(b *testing.B) []*github.Issue {
 	page := make([]*github.Issue, 100)
 	for i := range page {
 		is := issuesEvent(b, "opened.payload.json").Issue
 		is.ID, is.Number = ptr(int64(200000+i)), ptr(200000+i)
 		page[i] = is
 	}
+	return page
+}
+
+// BenchmarkIssues is a backfill page of 100 issues.
+func BenchmarkIssues(b *testing.B) {
+	ctx := context.Background()
+	b.Cleanup(func() { env.Truncate(b) })
+	ev := issuesEvent(b, "opened.payload.json")
+	page := issuesPage(b)
 	b.ResetTimer()
 	rows := 0
 	for i := 0; b.Loop(); i++ {

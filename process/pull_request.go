@@ -159,10 +159,13 @@ func PullRequests(ctx context.Context, exec boil.ContextExecutor, prs []*github.
 			newest[*pr.ID] = pr
 		}
 	}
-	var owners, capped []int64
+	var writtenIDs, owners, capped []int64
 	var links []labelLink
 	for id, pr := range newest {
 		_, ok := w[idKey(id)]
+		if ok {
+			writtenIDs = append(writtenIDs, id)
+		}
 		if ok && pr.ChangedFiles != nil && *pr.ChangedFiles >= MaxListedFiles {
 			capped = append(capped, id)
 		}
@@ -175,7 +178,7 @@ func PullRequests(ctx context.Context, exec boil.ContextExecutor, prs []*github.
 	if err := replaceLabelLinks(ctx, exec, "github_pull_request_label_association", "pull_request_id", owners, links); err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", what, err)
 	}
-	if err := syncPullRequestIssues(ctx, exec, w, owners, m); err != nil {
+	if err := syncPullRequestIssues(ctx, exec, writtenIDs, owners, m); err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", what, err)
 	}
 	// Rare (only pulls of 3,000 files or more), so it costs nothing else.

@@ -3,7 +3,6 @@ package process
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/volatiletech/sqlboiler/v4/boil"
 )
@@ -20,21 +19,13 @@ import (
 // labels become the pull request's. An issue row not stored yet is left
 // for the issue scan or an issues event to create: a pull request has no
 // issue id to create it with.
-func syncPullRequestIssues(ctx context.Context, exec boil.ContextExecutor, written map[string]struct{}, labeled []int64, m Meta) error {
+func syncPullRequestIssues(ctx context.Context, exec boil.ContextExecutor, written, labeled []int64, m Meta) error {
 	if len(written) == 0 {
 		return nil
 	}
 	via, err := viaColumn(m)
 	if err != nil {
 		return err
-	}
-	ids := make([]int64, 0, len(written))
-	for k := range written {
-		id, err := strconv.ParseInt(k, 10, 64)
-		if err != nil {
-			return fmt.Errorf("pull request key %q: %w", k, err)
-		}
-		ids = append(ids, id)
 	}
 	if labeled == nil {
 		labeled = []int64{}
@@ -68,8 +59,8 @@ func syncPullRequestIssues(ctx context.Context, exec boil.ContextExecutor, writt
 		FROM upd JOIN github_pull_request_label_association pl ON pl.pull_request_id = upd.pr_id
 		WHERE upd.pr_id = ANY($2)
 		ON CONFLICT DO NOTHING`
-	if _, err := exec.ExecContext(ctx, q, ids, labeled, m.FetchedAt); err != nil {
-		return fmt.Errorf("carry %d pull requests over to their issue rows: %w", len(ids), err)
+	if _, err := exec.ExecContext(ctx, q, written, labeled, m.FetchedAt); err != nil {
+		return fmt.Errorf("carry %d pull requests over to their issue rows: %w", len(written), err)
 	}
 	return nil
 }
