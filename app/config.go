@@ -52,6 +52,19 @@ type Config struct {
 	// RevokedRetention is how long private data stays in the replica after
 	// access to it ends; 0 removes it at once.
 	RevokedRetention time.Duration `yaml:"revoked_retention"`
+	// CatchupInterval is how often GitHub's delivery log is read for
+	// deliveries that never reached us (also once at start-up).
+	CatchupInterval time.Duration `yaml:"catchup_interval"`
+	// ReconcileInterval is how often every installation gets an
+	// incremental scan; 0 turns reconciliation off.
+	ReconcileInterval time.Duration `yaml:"reconcile_interval"`
+	// FullReconcileInterval is how often that scan is a full one, which
+	// also finds what was deleted while no delivery could say so; 0 never.
+	FullReconcileInterval time.Duration `yaml:"full_reconcile_interval"`
+	// DeliveryRetention is how long delivery payloads are kept (replay,
+	// catch-up); DeliveryLogRetention how long their rows stay without it.
+	DeliveryRetention    time.Duration `yaml:"delivery_retention"`
+	DeliveryLogRetention time.Duration `yaml:"delivery_log_retention"`
 
 	Log LogConfig `yaml:"log"`
 }
@@ -76,6 +89,11 @@ func Defaults() Config {
 		ReadHeaderTimeout:       10 * time.Second,
 		ReadTimeout:             30 * time.Second,
 		WriteTimeout:            60 * time.Second,
+		CatchupInterval:         5 * time.Minute,
+		ReconcileInterval:       24 * time.Hour,
+		FullReconcileInterval:   7 * 24 * time.Hour,
+		DeliveryRetention:       14 * 24 * time.Hour,
+		DeliveryLogRetention:    90 * 24 * time.Hour,
 		Log:                     LogConfig{Level: "info", Format: "json"},
 	}
 	c.GitHub.WebURL = "https://github.com"
@@ -196,6 +214,11 @@ func applyEnv(c *Config, getenv func(string) (string, bool)) error {
 		{"WEBHOOKDB_READ_TIMEOUT", &c.ReadTimeout},
 		{"WEBHOOKDB_WRITE_TIMEOUT", &c.WriteTimeout},
 		{"WEBHOOKDB_REVOKED_RETENTION", &c.RevokedRetention},
+		{"WEBHOOKDB_CATCHUP_INTERVAL", &c.CatchupInterval},
+		{"WEBHOOKDB_RECONCILE_INTERVAL", &c.ReconcileInterval},
+		{"WEBHOOKDB_FULL_RECONCILE_INTERVAL", &c.FullReconcileInterval},
+		{"WEBHOOKDB_DELIVERY_RETENTION", &c.DeliveryRetention},
+		{"WEBHOOKDB_DELIVERY_LOG_RETENTION", &c.DeliveryLogRetention},
 	}
 	for _, s := range durations {
 		if v, ok := getenv(s.name); ok {
@@ -254,6 +277,10 @@ func (c *Config) finish(demo bool) error {
 		{"read_header_timeout (WEBHOOKDB_READ_HEADER_TIMEOUT)", c.ReadHeaderTimeout},
 		{"read_timeout (WEBHOOKDB_READ_TIMEOUT)", c.ReadTimeout},
 		{"write_timeout (WEBHOOKDB_WRITE_TIMEOUT)", c.WriteTimeout},
+		{"catchup_interval (WEBHOOKDB_CATCHUP_INTERVAL)", c.CatchupInterval},
+		// Replay and catch-up need the payloads for GitHub's 3 days at least.
+		{"delivery_retention (WEBHOOKDB_DELIVERY_RETENTION)", c.DeliveryRetention},
+		{"delivery_log_retention (WEBHOOKDB_DELIVERY_LOG_RETENTION)", c.DeliveryLogRetention},
 	}
 	for _, p := range positive {
 		if p.d <= 0 {
@@ -265,6 +292,21 @@ func (c *Config) finish(demo bool) error {
 	}
 	if c.RevokedRetention < 0 {
 		return fmt.Errorf("revoked_retention (WEBHOOKDB_REVOKED_RETENTION): %s must not be negative", c.RevokedRetention)
+	}
+	if c.CatchupInterval < 10*time.Second {
+		return fmt.Errorf("catchup_interval (WEBHOOKDB_CATCHUP_INTERVAL): %s is shorter than 10s; every run lists GitHub's delivery log", c.CatchupInterval)
+	}
+	if c.ReconcileInterval < 0 || (c.ReconcileInterval > 0 && c.ReconcileInterval < time.Minute) {
+		return fmt.Errorf("reconcile_interval (WEBHOOKDB_RECONCILE_INTERVAL): %s must be 0 (off) or at least 1m", c.ReconcileInterval)
+	}
+	if c.FullReconcileInterval < 0 || (c.FullReconcileInterval > 0 && c.FullReconcileInterval < c.ReconcileInterval) {
+		return fmt.Errorf("full_reconcile_interval (WEBHOOKDB_FULL_RECONCILE_INTERVAL): %s must be 0 (never) or at least reconcile_interval %s", c.FullReconcileInterval, c.ReconcileInterval)
+	}
+	if c.DeliveryRetention < 72*time.Hour {
+		return fmt.Errorf("delivery_retention (WEBHOOKDB_DELIVERY_RETENTION): %s is shorter than GitHub's 3-day delivery log (72h), which replay and catch-up need", c.DeliveryRetention)
+	}
+	if c.DeliveryLogRetention < c.DeliveryRetention {
+		return fmt.Errorf("delivery_log_retention (WEBHOOKDB_DELIVERY_LOG_RETENTION): %s is shorter than delivery_retention %s", c.DeliveryLogRetention, c.DeliveryRetention)
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -139,6 +139,15 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"negative write timeout", "write_timeout: -1s\n", true, nil, "write_timeout (WEBHOOKDB_WRITE_TIMEOUT): -1s must be positive"},
 		{"header timeout past read timeout", "", false, map[string]string{"WEBHOOKDB_READ_HEADER_TIMEOUT": "40s"}, "read_header_timeout (WEBHOOKDB_READ_HEADER_TIMEOUT): 40s is longer than read_timeout"},
 		{"negative revoked retention", "", false, map[string]string{"WEBHOOKDB_REVOKED_RETENTION": "-1h"}, "revoked_retention (WEBHOOKDB_REVOKED_RETENTION): -1h0m0s must not be negative"},
+		{"catch-up interval env", "", false, map[string]string{"WEBHOOKDB_CATCHUP_INTERVAL": "5"}, `WEBHOOKDB_CATCHUP_INTERVAL: "5" is not a duration`},
+		{"catch-up interval too short", "catchup_interval: 1s\n", true, nil, "catchup_interval (WEBHOOKDB_CATCHUP_INTERVAL): 1s is shorter than 10s"},
+		{"zero catch-up interval", "", false, map[string]string{"WEBHOOKDB_CATCHUP_INTERVAL": "0s"}, "catchup_interval (WEBHOOKDB_CATCHUP_INTERVAL): 0s must be positive"},
+		{"negative reconcile interval", "", false, map[string]string{"WEBHOOKDB_RECONCILE_INTERVAL": "-1h"}, "reconcile_interval (WEBHOOKDB_RECONCILE_INTERVAL): -1h0m0s must be 0 (off) or at least 1m"},
+		{"reconcile interval in the file", "reconcile_interval: daily\n", true, nil, "reconcile_interval"},
+		{"full reconcile more often", "reconcile_interval: 24h\nfull_reconcile_interval: 1h\n", true, nil, "full_reconcile_interval (WEBHOOKDB_FULL_RECONCILE_INTERVAL): 1h0m0s must be 0 (never) or at least reconcile_interval 24h0m0s"},
+		{"delivery retention shorter than GitHub's log", "", false, map[string]string{"WEBHOOKDB_DELIVERY_RETENTION": "24h"}, "delivery_retention (WEBHOOKDB_DELIVERY_RETENTION): 24h0m0s is shorter than GitHub's 3-day delivery log"},
+		{"delivery log retention under payload retention", "delivery_log_retention: 100h\n", true, nil, "delivery_log_retention (WEBHOOKDB_DELIVERY_LOG_RETENTION): 100h0m0s is shorter than delivery_retention 336h0m0s"},
+		{"delivery log retention env", "", false, map[string]string{"WEBHOOKDB_DELIVERY_LOG_RETENTION": "90d"}, `WEBHOOKDB_DELIVERY_LOG_RETENTION: "90d" is not a duration`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,22 +167,31 @@ func TestLoadConfigErrors(t *testing.T) {
 // retention have their defaults, come from the file, and the environment
 // overrides the file.
 func TestLoadConfigDurations(t *testing.T) {
-	type durations struct{ header, read, write, revoked time.Duration }
-	file := "read_header_timeout: 3s\nread_timeout: 4s\nwrite_timeout: 5s\nrevoked_retention: 72h\n"
+	type durations struct{ header, read, write, revoked, catchup, reconcile, full, payloads, rows time.Duration }
+	file := "read_header_timeout: 3s\nread_timeout: 4s\nwrite_timeout: 5s\nrevoked_retention: 72h\n" +
+		"catchup_interval: 1m\nreconcile_interval: 0s\nfull_reconcile_interval: 0s\ndelivery_retention: 100h\ndelivery_log_retention: 200h\n"
 	tests := []struct {
 		name string
 		file string
 		env  map[string]string
 		want durations
 	}{
-		{"defaults", "", nil, durations{10 * time.Second, 30 * time.Second, 60 * time.Second, 0}},
-		{"file", file, nil, durations{3 * time.Second, 4 * time.Second, 5 * time.Second, 72 * time.Hour}},
+		{"defaults", "", nil, durations{10 * time.Second, 30 * time.Second, 60 * time.Second, 0,
+			5 * time.Minute, 24 * time.Hour, 168 * time.Hour, 336 * time.Hour, 2160 * time.Hour}},
+		{"file", file, nil, durations{3 * time.Second, 4 * time.Second, 5 * time.Second, 72 * time.Hour,
+			time.Minute, 0, 0, 100 * time.Hour, 200 * time.Hour}},
 		{"environment over the file", file, map[string]string{
-			"WEBHOOKDB_READ_HEADER_TIMEOUT": "1s",
-			"WEBHOOKDB_READ_TIMEOUT":        " 2s ",
-			"WEBHOOKDB_WRITE_TIMEOUT":       "90s",
-			"WEBHOOKDB_REVOKED_RETENTION":   "0s",
-		}, durations{time.Second, 2 * time.Second, 90 * time.Second, 0}},
+			"WEBHOOKDB_READ_HEADER_TIMEOUT":     "1s",
+			"WEBHOOKDB_READ_TIMEOUT":            " 2s ",
+			"WEBHOOKDB_WRITE_TIMEOUT":           "90s",
+			"WEBHOOKDB_REVOKED_RETENTION":       "0s",
+			"WEBHOOKDB_CATCHUP_INTERVAL":        "30s",
+			"WEBHOOKDB_RECONCILE_INTERVAL":      "12h",
+			"WEBHOOKDB_FULL_RECONCILE_INTERVAL": "48h",
+			"WEBHOOKDB_DELIVERY_RETENTION":      "72h",
+			"WEBHOOKDB_DELIVERY_LOG_RETENTION":  "720h",
+		}, durations{time.Second, 2 * time.Second, 90 * time.Second, 0,
+			30 * time.Second, 12 * time.Hour, 48 * time.Hour, 72 * time.Hour, 720 * time.Hour}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,7 +203,8 @@ func TestLoadConfigDurations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := durations{c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.RevokedRetention}
+			got := durations{c.ReadHeaderTimeout, c.ReadTimeout, c.WriteTimeout, c.RevokedRetention,
+				c.CatchupInterval, c.ReconcileInterval, c.FullReconcileInterval, c.DeliveryRetention, c.DeliveryLogRetention}
 			if got != tt.want {
 				t.Errorf("durations = %+v, want %+v", got, tt.want)
 			}

@@ -89,13 +89,13 @@ func serve(ctx context.Context, svc *Services, ln net.Listener, worker bool) err
 	}
 	var stopWorkers func()
 	if worker {
-		pool, err := NewWorkerPool(svc)
+		workers, err := NewWorkers(svc)
 		if err != nil {
 			return err
 		}
-		pool.Start()
+		workers.Start()
 		log.Info().Int("concurrency", svc.Config.Workers).Str("namespace", svc.Config.Namespace).Msg("job workers started")
-		stopWorkers = pool.Stop
+		stopWorkers = workers.Stop
 	}
 
 	var runErr error

@@ -25,14 +25,39 @@ func JobDeps(svc *Services) (jobs.Deps, error) {
 		GitHub:                  svc.GitHub,
 		InstallationConcurrency: svc.Config.InstallationConcurrency,
 		RevokedRetention:        svc.Config.RevokedRetention,
+		Metrics:                 svc.Metrics,
+		CatchupInterval:         svc.Config.CatchupInterval,
+		ReconcileInterval:       svc.Config.ReconcileInterval,
+		FullReconcileInterval:   svc.Config.FullReconcileInterval,
+		DeliveryRetention:       svc.Config.DeliveryRetention,
+		DeliveryLogRetention:    svc.Config.DeliveryLogRetention,
 	}, nil
 }
 
-// NewWorkerPool builds the job worker pool of one process, not started.
-func NewWorkerPool(svc *Services) (*work.WorkerPool, error) {
+// Workers are the job worker pool of one process and the queuer of its
+// periodic jobs (catch-up, replay, reconciliation, retention).
+type Workers struct {
+	pool     *work.WorkerPool
+	periodic *jobs.Periodic
+}
+
+// Start starts the pool, then the periodic jobs (catch-up runs at once).
+func (w *Workers) Start() {
+	w.pool.Start()
+	w.periodic.Start()
+}
+
+// Stop stops queueing periodic jobs, then waits for the jobs in progress.
+func (w *Workers) Stop() {
+	w.periodic.Stop()
+	w.pool.Stop()
+}
+
+// NewWorkers builds the job workers of one process, not started.
+func NewWorkers(svc *Services) (*Workers, error) {
 	deps, err := JobDeps(svc)
 	if err != nil {
 		return nil, err
 	}
-	return jobs.NewWorkerPool(deps, svc.Config.Workers), nil
+	return &Workers{pool: jobs.NewWorkerPool(deps, svc.Config.Workers), periodic: jobs.NewPeriodic(deps)}, nil
 }

@@ -51,8 +51,12 @@ type delivery struct {
 	repoID         int64
 	payload        []byte
 	// received is its arrival at the endpoint: the stored data is as of
-	// then, before any inline fetch. Zero means now.
+	// then, before any inline fetch. Zero means now. A replay passes the
+	// first arrival's.
 	received time.Time
+	// replay is true when the delivery is processed again from its stored
+	// payload (jobs' replay), which then records it as recovered by replay.
+	replay bool
 }
 
 // outcome is what storing a delivery came to. run returns it as a value;
@@ -240,18 +244,29 @@ func (b *Base) store(ctx context.Context, d delivery, apply effect) (string, []f
 	// it done.
 	var claimed string
 	var installationGone bool
+	var askedAt sql.NullTime
+	// A delivery that catch-up asked GitHub to redeliver carries, in
+	// catchup_request, the time GitHub first sent it: its data is as of
+	// then, which orders what has no updated_at (reviews, collaborators).
+	// The same statement marks the request recovered and the delivery as
+	// recovered by catch-up (or by replay), so recovery costs no round trip.
 	err = tx.QueryRowContext(ctx, `
-INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, status, error, payload)
-VALUES ($1, $2, $3, $4, $5, $6, 'processed', NULL, $7::jsonb)
+WITH asked AS (
+  UPDATE catchup_request SET recovered_at = COALESCE(recovered_at, now()) WHERE guid = $1 RETURNING delivered_at
+)
+INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, status, error, payload, recovered_by)
+VALUES ($1, $2, $3, $4, $5, $6, 'processed', NULL, $7::jsonb,
+  CASE WHEN $8 THEN 'replay' WHEN EXISTS (SELECT 1 FROM asked) THEN 'catchup' END)
 ON CONFLICT (delivery_id) DO UPDATE SET
   event = EXCLUDED.event, action = EXCLUDED.action, installation_id = EXCLUDED.installation_id,
   repo_id = EXCLUDED.repo_id, received_at = EXCLUDED.received_at, status = 'processed',
-  error = NULL, processed_at = NULL, payload = EXCLUDED.payload
+  error = NULL, processed_at = NULL, payload = EXCLUDED.payload, recovered_by = EXCLUDED.recovered_by
 WHERE webhook_delivery.status = 'failed'
 RETURNING delivery_id,
-  EXISTS (SELECT 1 FROM github_installation WHERE id = $4 AND deleted_at IS NOT NULL)`,
-		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, jsonText(d.payload),
-	).Scan(&claimed, &installationGone)
+  EXISTS (SELECT 1 FROM github_installation WHERE id = $4 AND deleted_at IS NOT NULL),
+  (SELECT delivered_at FROM asked)`,
+		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, jsonText(d.payload), d.replay,
+	).Scan(&claimed, &installationGone, &askedAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		zerolog.Ctx(ctx).Info().Msg("delivery already stored; nothing to do")
 		return duplicate, nil, nil
@@ -260,7 +275,11 @@ RETURNING delivery_id,
 		return "", nil, fmt.Errorf("claim %s delivery %s: %w", d.event, d.id, err)
 	}
 
-	dtx := &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: d.received}}
+	asOf := d.received
+	if askedAt.Valid && askedAt.Time.Before(asOf) {
+		asOf = askedAt.Time
+	}
+	dtx := &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: asOf}}
 	status := StatusProcessed
 	if installationGone && !aboutInstallation[d.event] {
 		// A late delivery from an installation that was deleted: access

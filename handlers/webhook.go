@@ -68,6 +68,7 @@ type webhookHandler struct {
 // callbacks and handlers, and back for the log line and the metrics.
 type requestInfo struct {
 	received time.Time
+	replay   bool // processed again from the stored payload (replay.go)
 	body     []byte
 	verified bool // the signature was checked: labels may use the event name
 
@@ -120,7 +121,7 @@ func requestInfoFrom(ctx context.Context) *requestInfo {
 // the holder.
 func (b *Base) deliver(ctx context.Context, d delivery, apply effect) error {
 	info := requestInfoFrom(ctx)
-	d.received = info.received
+	d.received, d.replay = info.received, info.replay
 	out, err := b.run(ctx, d, apply)
 	info.setDelivery(out.delivery)
 	if out.status != "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/gocraft/work"
 	"github.com/gomodule/redigo/redis"
 	"github.com/palantir/go-githubapp/githubapp"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
@@ -75,6 +76,45 @@ type Deps struct {
 	// PurgeSpec is the cron spec (with seconds) of purge_revoked; default
 	// every minute. "-" turns it off.
 	PurgeSpec string
+
+	// Metrics is the app's registry for the jobs' metrics; nil registers
+	// nothing (the metrics are still counted, unseen).
+	Metrics prometheus.Registerer
+
+	// CatchupInterval is how often catch_up_deliveries reads GitHub's
+	// delivery log (also once when the pool starts); default 5 minutes.
+	CatchupInterval time.Duration
+	// ReconcileInterval is how often every installation gets an
+	// incremental scan; 0 turns it off. FullReconcileInterval is how often
+	// that scan is a full one instead; 0 never.
+	ReconcileInterval     time.Duration
+	FullReconcileInterval time.Duration
+	// DeliveryRetention is how long webhook_delivery keeps payloads;
+	// DeliveryLogRetention how long it keeps the rows; defaults 14 and 90
+	// days.
+	DeliveryRetention    time.Duration
+	DeliveryLogRetention time.Duration
+	// ReplayInterval is how often replay_failed_deliveries looks for
+	// failed deliveries due for another try; default 30 seconds.
+	// RetentionInterval is how often apply_retention runs; default an hour.
+	ReplayInterval    time.Duration
+	RetentionInterval time.Duration
+	// Replay processes a stored delivery again, as the webhook endpoint
+	// would (the app passes the handlers' replay); nil turns replay off.
+	Replay Replay
+}
+
+// Replay stores a delivery again from its stored payload, through the
+// webhook handlers, and reports the stored status (processed, stale,
+// ignored, failed...). An error means it failed again.
+type Replay func(ctx context.Context, d StoredDelivery) (status string, err error)
+
+// StoredDelivery is a webhook delivery as webhook_delivery holds it.
+type StoredDelivery struct {
+	GUID       string
+	Event      string
+	Payload    []byte
+	ReceivedAt time.Time
 }
 
 func (d Deps) withDefaults() Deps {
@@ -107,6 +147,21 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.PurgeSpec == "" {
 		d.PurgeSpec = "0 * * * * *"
+	}
+	if d.CatchupInterval <= 0 {
+		d.CatchupInterval = 5 * time.Minute
+	}
+	if d.DeliveryRetention <= 0 {
+		d.DeliveryRetention = 14 * 24 * time.Hour
+	}
+	if d.DeliveryLogRetention <= 0 {
+		d.DeliveryLogRetention = 90 * 24 * time.Hour
+	}
+	if d.ReplayInterval <= 0 {
+		d.ReplayInterval = 30 * time.Second
+	}
+	if d.RetentionInterval <= 0 {
+		d.RetentionInterval = time.Hour
 	}
 	return d
 }
@@ -151,6 +206,11 @@ func NewWorkerPool(d Deps, concurrency int) *work.WorkerPool {
 	if e.deps.PurgeSpec != "-" {
 		pool.PeriodicallyEnqueue(e.deps.PurgeSpec, JobPurgeRevoked)
 	}
+	// The periodic jobs of reliability.go: each idempotent, so a failed
+	// run is followed by the next instead of retried.
+	for name, fn := range e.periodicHandlers() {
+		pool.JobWithOptions(name, work.JobOptions{MaxFails: 1, SkipDead: true}, e.wrap(name, fn))
+	}
 	return pool
 }
 
@@ -168,6 +228,8 @@ type engine struct {
 	// renewals holds by installation id the *renewed token made after a
 	// 401, shared by the engine's sessions.
 	renewals *sync.Map
+	// metrics are the jobs' Prometheus metrics (metrics.go).
+	metrics *jobMetrics
 	// leaseRenewed, a test hook, is told each lease renewal and the new
 	// expiry; nil in production.
 	leaseRenewed func(inst int64, expiry time.Time)
@@ -175,7 +237,7 @@ type engine struct {
 
 func newEngine(d Deps) *engine {
 	d = d.withDefaults()
-	return &engine{deps: d, enq: NewEnqueuer(d), renewals: &sync.Map{}}
+	return &engine{deps: d, enq: NewEnqueuer(d), renewals: &sync.Map{}, metrics: newJobMetrics(d.Metrics, d.Logger)}
 }
 
 // backoff is the delay in seconds before retry number job.Fails.
@@ -202,7 +264,9 @@ func (e *engine) wrap(name string, fn jobFunc) func(*work.Job) error {
 	return func(job *work.Job) error {
 		ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
 		defer cancel()
+		start := time.Now()
 		err := fn(ctx, job)
+		e.metrics.observeJob(name, err, time.Since(start))
 		if err != nil {
 			e.deps.Logger.Warn().Err(err).Str("job", name).Str("job_id", job.ID).
 				Interface("args", job.Args).Int64("fails", job.Fails).Msg("job failed; gocraft/work retries it")

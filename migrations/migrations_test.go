@@ -115,30 +115,38 @@ func TestModelsRoundTrip(t *testing.T) {
 		name string
 		obj  inserter
 		find func() (any, error)
+		// fix sets, after fill, the columns whose CHECK fill's values break.
+		fix func()
 	}
 	const id, num = int64(7), 3
+	delivery := &models.WebhookDelivery{Status: "processed"}
+	cursor := &models.CatchupCursor{}
 	rows := []row{
-		{"github_user", &models.GithubUser{}, func() (any, error) { return models.FindGithubUser(ctx, tx, id) }},
-		{"github_installation", &models.GithubInstallation{}, func() (any, error) { return models.FindGithubInstallation(ctx, tx, id) }},
-		{"github_repository", &models.GithubRepository{}, func() (any, error) { return models.FindGithubRepository(ctx, tx, id) }},
-		{"github_installation_repository", &models.GithubInstallationRepository{}, func() (any, error) { return models.FindGithubInstallationRepository(ctx, tx, id, id) }},
-		{"github_user_repository_association", &models.GithubUserRepositoryAssociation{}, func() (any, error) { return models.FindGithubUserRepositoryAssociation(ctx, tx, id, id) }},
-		{"github_milestone", &models.GithubMilestone{}, func() (any, error) { return models.FindGithubMilestone(ctx, tx, id, num) }},
-		{"github_issue_label", &models.GithubIssueLabel{}, func() (any, error) { return models.FindGithubIssueLabel(ctx, tx, id, "x") }},
-		{"github_issue", &models.GithubIssue{}, func() (any, error) { return models.FindGithubIssue(ctx, tx, id) }},
-		{"github_issue_label_association", &models.GithubIssueLabelAssociation{}, func() (any, error) { return models.FindGithubIssueLabelAssociation(ctx, tx, id, "x") }},
-		{"github_issue_comment", &models.GithubIssueComment{}, func() (any, error) { return models.FindGithubIssueComment(ctx, tx, id) }},
-		{"github_pull_request", &models.GithubPullRequest{}, func() (any, error) { return models.FindGithubPullRequest(ctx, tx, id) }},
-		{"github_pull_request_label_association", &models.GithubPullRequestLabelAssociation{}, func() (any, error) { return models.FindGithubPullRequestLabelAssociation(ctx, tx, id, "x") }},
-		{"github_pull_request_file", &models.GithubPullRequestFile{}, func() (any, error) { return models.FindGithubPullRequestFile(ctx, tx, id, "x") }},
-		{"github_pull_request_review", &models.GithubPullRequestReview{}, func() (any, error) { return models.FindGithubPullRequestReview(ctx, tx, id) }},
-		{"github_pull_request_review_comment", &models.GithubPullRequestReviewComment{}, func() (any, error) { return models.FindGithubPullRequestReviewComment(ctx, tx, id) }},
-		{"webhook_delivery", &models.WebhookDelivery{Status: "processed"}, func() (any, error) { return models.FindWebhookDelivery(ctx, tx, "x") }},
-		{"scan", &models.Scan{Status: "done"}, func() (any, error) { return models.FindScan(ctx, tx, id) }},
-		{"scan_page", &models.ScanPage{Status: "done"}, func() (any, error) { return models.FindScanPage(ctx, tx, id, num) }},
-		{"api_etag", &models.APIEtag{}, func() (any, error) { return models.FindAPIEtag(ctx, tx, "x") }},
-		{"sessions", &models.Session{}, func() (any, error) { return models.FindSession(ctx, tx, "x") }},
-		{"github_tombstone", &models.GithubTombstone{}, func() (any, error) { return models.FindGithubTombstone(ctx, tx, "x", id) }},
+		{"github_user", &models.GithubUser{}, func() (any, error) { return models.FindGithubUser(ctx, tx, id) }, nil},
+		{"github_installation", &models.GithubInstallation{}, func() (any, error) { return models.FindGithubInstallation(ctx, tx, id) }, nil},
+		{"github_repository", &models.GithubRepository{}, func() (any, error) { return models.FindGithubRepository(ctx, tx, id) }, nil},
+		{"github_installation_repository", &models.GithubInstallationRepository{}, func() (any, error) { return models.FindGithubInstallationRepository(ctx, tx, id, id) }, nil},
+		{"github_user_repository_association", &models.GithubUserRepositoryAssociation{}, func() (any, error) { return models.FindGithubUserRepositoryAssociation(ctx, tx, id, id) }, nil},
+		{"github_milestone", &models.GithubMilestone{}, func() (any, error) { return models.FindGithubMilestone(ctx, tx, id, num) }, nil},
+		{"github_issue_label", &models.GithubIssueLabel{}, func() (any, error) { return models.FindGithubIssueLabel(ctx, tx, id, "x") }, nil},
+		{"github_issue", &models.GithubIssue{}, func() (any, error) { return models.FindGithubIssue(ctx, tx, id) }, nil},
+		{"github_issue_label_association", &models.GithubIssueLabelAssociation{}, func() (any, error) { return models.FindGithubIssueLabelAssociation(ctx, tx, id, "x") }, nil},
+		{"github_issue_comment", &models.GithubIssueComment{}, func() (any, error) { return models.FindGithubIssueComment(ctx, tx, id) }, nil},
+		{"github_pull_request", &models.GithubPullRequest{}, func() (any, error) { return models.FindGithubPullRequest(ctx, tx, id) }, nil},
+		{"github_pull_request_label_association", &models.GithubPullRequestLabelAssociation{}, func() (any, error) { return models.FindGithubPullRequestLabelAssociation(ctx, tx, id, "x") }, nil},
+		{"github_pull_request_file", &models.GithubPullRequestFile{}, func() (any, error) { return models.FindGithubPullRequestFile(ctx, tx, id, "x") }, nil},
+		{"github_pull_request_review", &models.GithubPullRequestReview{}, func() (any, error) { return models.FindGithubPullRequestReview(ctx, tx, id) }, nil},
+		{"github_pull_request_review_comment", &models.GithubPullRequestReviewComment{}, func() (any, error) { return models.FindGithubPullRequestReviewComment(ctx, tx, id) }, nil},
+		{"webhook_delivery", delivery, func() (any, error) { return models.FindWebhookDelivery(ctx, tx, "x") }, func() { delivery.RecoveredBy = null.StringFrom("replay") }},
+		{"scan", &models.Scan{Status: "done"}, func() (any, error) { return models.FindScan(ctx, tx, id) }, nil},
+		{"scan_page", &models.ScanPage{Status: "done"}, func() (any, error) { return models.FindScanPage(ctx, tx, id, num) }, nil},
+		{"api_etag", &models.APIEtag{}, func() (any, error) { return models.FindAPIEtag(ctx, tx, "x") }, nil},
+		{"sessions", &models.Session{}, func() (any, error) { return models.FindSession(ctx, tx, "x") }, nil},
+		{"github_tombstone", &models.GithubTombstone{}, func() (any, error) { return models.FindGithubTombstone(ctx, tx, "x", id) }, nil},
+		{"catchup_cursor", cursor, func() (any, error) { return models.FindCatchupCursor(ctx, tx, 1) }, func() { cursor.ID = 1 }},
+		{"catchup_request", &models.CatchupRequest{}, func() (any, error) { return models.FindCatchupRequest(ctx, tx, "x") }, nil},
+		{"reconcile_run", &models.ReconcileRun{}, func() (any, error) { return models.FindReconcileRun(ctx, tx, id) }, nil},
+		{"github_user_repository_removal", &models.GithubUserRepositoryRemoval{}, func() (any, error) { return models.FindGithubUserRepositoryRemoval(ctx, tx, id, id) }, nil},
 	}
 	var tables int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'`).Scan(&tables); err != nil {
@@ -151,6 +159,9 @@ func TestModelsRoundTrip(t *testing.T) {
 	base := time.Date(2024, 3, 1, 12, 30, 45, 123456000, time.UTC)
 	for _, r := range rows {
 		fill(reflect.ValueOf(r.obj).Elem(), id, num, base)
+		if r.fix != nil {
+			r.fix()
+		}
 		if err := r.obj.Insert(ctx, tx, boil.Infer()); err != nil {
 			t.Fatalf("insert %s: %v", r.name, err)
 		}

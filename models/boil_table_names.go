@@ -5,6 +5,8 @@ package models
 
 var TableNames = struct {
 	APIEtag                           string
+	CatchupCursor                     string
+	CatchupRequest                    string
 	GithubInstallation                string
 	GithubInstallationRepository      string
 	GithubIssue                       string
@@ -21,12 +23,16 @@ var TableNames = struct {
 	GithubTombstone                   string
 	GithubUser                        string
 	GithubUserRepositoryAssociation   string
+	GithubUserRepositoryRemoval       string
+	ReconcileRun                      string
 	Scan                              string
 	ScanPage                          string
 	Sessions                          string
 	WebhookDelivery                   string
 }{
 	APIEtag:                           "api_etag",
+	CatchupCursor:                     "catchup_cursor",
+	CatchupRequest:                    "catchup_request",
 	GithubInstallation:                "github_installation",
 	GithubInstallationRepository:      "github_installation_repository",
 	GithubIssue:                       "github_issue",
@@ -43,6 +49,8 @@ var TableNames = struct {
 	GithubTombstone:                   "github_tombstone",
 	GithubUser:                        "github_user",
 	GithubUserRepositoryAssociation:   "github_user_repository_association",
+	GithubUserRepositoryRemoval:       "github_user_repository_removal",
+	ReconcileRun:                      "reconcile_run",
 	Scan:                              "scan",
 	ScanPage:                          "scan_page",
 	Sessions:                          "sessions",

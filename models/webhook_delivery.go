@@ -34,6 +34,10 @@ type WebhookDelivery struct {
 	Status         string      `boil:"status" json:"status" toml:"status" yaml:"status"`
 	Error          null.String `boil:"error" json:"error,omitempty" toml:"error" yaml:"error,omitempty"`
 	Payload        null.JSON   `boil:"payload" json:"payload,omitempty" toml:"payload" yaml:"payload,omitempty"`
+	ReplayAttempts int         `boil:"replay_attempts" json:"replay_attempts" toml:"replay_attempts" yaml:"replay_attempts"`
+	ReplayAfter    null.Time   `boil:"replay_after" json:"replay_after,omitempty" toml:"replay_after" yaml:"replay_after,omitempty"`
+	GaveUpAt       null.Time   `boil:"gave_up_at" json:"gave_up_at,omitempty" toml:"gave_up_at" yaml:"gave_up_at,omitempty"`
+	RecoveredBy    null.String `boil:"recovered_by" json:"recovered_by,omitempty" toml:"recovered_by" yaml:"recovered_by,omitempty"`
 
 	R *webhookDeliveryR `boil:"-" json:"-" toml:"-" yaml:"-"`
 	L webhookDeliveryL  `boil:"-" json:"-" toml:"-" yaml:"-"`
@@ -50,6 +54,10 @@ var WebhookDeliveryColumns = struct {
 	Status         string
 	Error          string
 	Payload        string
+	ReplayAttempts string
+	ReplayAfter    string
+	GaveUpAt       string
+	RecoveredBy    string
 }{
 	DeliveryID:     "delivery_id",
 	Event:          "event",
@@ -61,6 +69,10 @@ var WebhookDeliveryColumns = struct {
 	Status:         "status",
 	Error:          "error",
 	Payload:        "payload",
+	ReplayAttempts: "replay_attempts",
+	ReplayAfter:    "replay_after",
+	GaveUpAt:       "gave_up_at",
+	RecoveredBy:    "recovered_by",
 }
 
 var WebhookDeliveryTableColumns = struct {
@@ -74,6 +86,10 @@ var WebhookDeliveryTableColumns = struct {
 	Status         string
 	Error          string
 	Payload        string
+	ReplayAttempts string
+	ReplayAfter    string
+	GaveUpAt       string
+	RecoveredBy    string
 }{
 	DeliveryID:     "webhook_delivery.delivery_id",
 	Event:          "webhook_delivery.event",
@@ -85,6 +101,10 @@ var WebhookDeliveryTableColumns = struct {
 	Status:         "webhook_delivery.status",
 	Error:          "webhook_delivery.error",
 	Payload:        "webhook_delivery.payload",
+	ReplayAttempts: "webhook_delivery.replay_attempts",
+	ReplayAfter:    "webhook_delivery.replay_after",
+	GaveUpAt:       "webhook_delivery.gave_up_at",
+	RecoveredBy:    "webhook_delivery.recovered_by",
 }
 
 // Generated where
@@ -100,6 +120,10 @@ var WebhookDeliveryWhere = struct {
 	Status         whereHelperstring
 	Error          whereHelpernull_String
 	Payload        whereHelpernull_JSON
+	ReplayAttempts whereHelperint
+	ReplayAfter    whereHelpernull_Time
+	GaveUpAt       whereHelpernull_Time
+	RecoveredBy    whereHelpernull_String
 }{
 	DeliveryID:     whereHelperstring{field: "\"webhook_delivery\".\"delivery_id\""},
 	Event:          whereHelperstring{field: "\"webhook_delivery\".\"event\""},
@@ -111,6 +135,10 @@ var WebhookDeliveryWhere = struct {
 	Status:         whereHelperstring{field: "\"webhook_delivery\".\"status\""},
 	Error:          whereHelpernull_String{field: "\"webhook_delivery\".\"error\""},
 	Payload:        whereHelpernull_JSON{field: "\"webhook_delivery\".\"payload\""},
+	ReplayAttempts: whereHelperint{field: "\"webhook_delivery\".\"replay_attempts\""},
+	ReplayAfter:    whereHelpernull_Time{field: "\"webhook_delivery\".\"replay_after\""},
+	GaveUpAt:       whereHelpernull_Time{field: "\"webhook_delivery\".\"gave_up_at\""},
+	RecoveredBy:    whereHelpernull_String{field: "\"webhook_delivery\".\"recovered_by\""},
 }
 
 // WebhookDeliveryRels is where relationship names are stored.
@@ -130,9 +158,9 @@ func (*webhookDeliveryR) NewStruct() *webhookDeliveryR {
 type webhookDeliveryL struct{}
 
 var (
-	webhookDeliveryAllColumns            = []string{"delivery_id", "event", "action", "installation_id", "repo_id", "received_at", "processed_at", "status", "error", "payload"}
+	webhookDeliveryAllColumns            = []string{"delivery_id", "event", "action", "installation_id", "repo_id", "received_at", "processed_at", "status", "error", "payload", "replay_attempts", "replay_after", "gave_up_at", "recovered_by"}
 	webhookDeliveryColumnsWithoutDefault = []string{"delivery_id", "event", "status"}
-	webhookDeliveryColumnsWithDefault    = []string{"action", "installation_id", "repo_id", "received_at", "processed_at", "error", "payload"}
+	webhookDeliveryColumnsWithDefault    = []string{"action", "installation_id", "repo_id", "received_at", "processed_at", "error", "payload", "replay_attempts", "replay_after", "gave_up_at", "recovered_by"}
 	webhookDeliveryPrimaryKeyColumns     = []string{"delivery_id"}
 	webhookDeliveryGeneratedColumns      = []string{}
 )

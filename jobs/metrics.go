@@ -1,0 +1,139 @@
+package jobs
+
+import (
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+)
+
+// jobMetrics are the jobs' Prometheus metrics. Every engine of a process
+// (the worker pool's and the web side's scheduler) shares one set through
+// the registry.
+type jobMetrics struct {
+	// runs counts job runs by job name and outcome (ok, error);
+	// duration times them.
+	runs     *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+
+	// Catch-up from GitHub's delivery log: deliveries listed, redeliveries
+	// asked for, deliveries recovered (a redelivery asked for that was
+	// then stored), and runs by outcome.
+	catchupListed    prometheus.Counter
+	catchupAsked     prometheus.Counter
+	catchupRecovered prometheus.Counter
+	catchupRuns      *prometheus.CounterVec
+
+	// Local replay of failed deliveries: tries by outcome (processed,
+	// failed) and deliveries given up.
+	replays       *prometheus.CounterVec
+	replayGiveUps prometheus.Counter
+
+	// Reconciliation: runs by kind (incremental, full) and what their
+	// scans cost once finished.
+	reconcileRuns        *prometheus.CounterVec
+	reconcileRequests    *prometheus.CounterVec
+	reconcileNotModified *prometheus.CounterVec
+
+	// Retention: rows removed (or payloads dropped) by what.
+	retained *prometheus.CounterVec
+}
+
+func newJobMetrics(reg prometheus.Registerer, logger zerolog.Logger) *jobMetrics {
+	m := &jobMetrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookdb_job_runs_total",
+			Help: "Job runs by job name and outcome (ok, error).",
+		}, []string{"job", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "webhookdb_job_duration_seconds",
+			Help:    "Time of one job run, by job name.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}, []string{"job"}),
+		catchupListed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webhookdb_catchup_listed_total",
+			Help: "Deliveries read from GitHub's delivery log by catch-up.",
+		}),
+		catchupAsked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webhookdb_catchup_redeliveries_asked_total",
+			Help: "Redeliveries catch-up asked GitHub for (deliveries that failed or never reached webhookdb).",
+		}),
+		catchupRecovered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webhookdb_catchup_recovered_total",
+			Help: "Deliveries catch-up asked for that then arrived and were stored.",
+		}),
+		catchupRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookdb_catchup_runs_total",
+			Help: "Catch-up runs by outcome (ok, error, skipped: another process held the lock).",
+		}, []string{"outcome"}),
+		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookdb_replays_total",
+			Help: "Replays of failed deliveries from their stored payload, by outcome (processed, failed).",
+		}, []string{"outcome"}),
+		replayGiveUps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "webhookdb_replay_give_ups_total",
+			Help: "Failed deliveries given up after the last replay.",
+		}),
+		reconcileRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookdb_reconcile_runs_total",
+			Help: "Reconciliation runs started, by kind (incremental, full) and reason (schedule, outage).",
+		}, []string{"kind", "reason"}),
+		reconcileRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookdb_reconcile_requests_total",
+			Help: "GitHub requests made by finished reconciliation runs, by kind.",
+		}, []string{"kind"}),
+		reconcileNotModified: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookdb_reconcile_not_modified_total",
+			Help: "GitHub answers 304 (no rate limit spent) in finished reconciliation runs, by kind.",
+		}, []string{"kind"}),
+		retained: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "webhookdb_retention_removed_total",
+			Help: "Rows removed by retention, by what (delivery_payload, delivery, scan, api_etag, tombstone, catchup_request).",
+		}, []string{"what"}),
+	}
+	if reg == nil {
+		return m
+	}
+	m.runs = register(reg, m.runs, logger)
+	m.duration = register(reg, m.duration, logger)
+	m.catchupListed = register(reg, m.catchupListed, logger)
+	m.catchupAsked = register(reg, m.catchupAsked, logger)
+	m.catchupRecovered = register(reg, m.catchupRecovered, logger)
+	m.catchupRuns = register(reg, m.catchupRuns, logger)
+	m.replays = register(reg, m.replays, logger)
+	m.replayGiveUps = register(reg, m.replayGiveUps, logger)
+	m.reconcileRuns = register(reg, m.reconcileRuns, logger)
+	m.reconcileRequests = register(reg, m.reconcileRequests, logger)
+	m.reconcileNotModified = register(reg, m.reconcileNotModified, logger)
+	m.retained = register(reg, m.retained, logger)
+	return m
+}
+
+// register adds c to reg, or reuses the collector already registered under
+// its name (another engine of the process on the same registry).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, logger zerolog.Logger) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(C); ok {
+				return existing
+			}
+		}
+		// A clash with a different collector is a mistake of the app's
+		// assembly; counting into an unregistered one keeps the jobs
+		// working meanwhile.
+		logger.Error().Err(err).Msg("register job metrics")
+	}
+	return c
+}
+
+// observeJob counts one job run and its time.
+func (m *jobMetrics) observeJob(name string, err error, elapsed time.Duration) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	m.runs.WithLabelValues(name, outcome).Inc()
+	m.duration.WithLabelValues(name).Observe(elapsed.Seconds())
+}
