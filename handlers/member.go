@@ -81,8 +81,25 @@ func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		if _, err := process.User(ctx, tx, ev.Member, tx.meta); err != nil {
 			return 0, err
 		}
+		// Collaborations have no updated_at: the delivery's own time (when
+		// GitHub first sent it) orders an added against a removed. Two
+		// deliveries of one collaboration take turns, or neither would
+		// see the other's uncommitted write and both could win.
+		if err := process.LockCollaboration(ctx, tx, userID, repoID); err != nil {
+			return 0, err
+		}
 		if ev.GetAction() == "removed" {
-			return process.Written, process.DeleteUserRepositoryAssociation(ctx, tx, userID, repoID)
+			return process.Written, process.DeleteUserRepositoryAssociation(ctx, tx, userID, repoID, tx.meta)
+		}
+		// A delivery older than a stored removal is stale as a whole, even
+		// with a level fetched from GitHub just now: a late added must not
+		// bring back a collaborator removed after it.
+		removed, err := process.UserRepositoryRemovedSince(ctx, tx, userID, repoID, tx.meta.FetchedAt)
+		if err != nil {
+			return 0, err
+		}
+		if removed {
+			return process.Stale, nil
 		}
 		switch {
 		case level != "" && levelMeta.Via != 0:

@@ -36,7 +36,7 @@ func TestRefreshUserRepositoryPermissionLevel(t *testing.T) {
 				must(t, process.UserRepositoryCollaborator(ctx, exec, userID, repoID, webhook(t0)))
 			}
 			if c.removed {
-				must(t, process.DeleteUserRepositoryAssociation(ctx, exec, userID, repoID))
+				must(t, process.DeleteUserRepositoryAssociation(ctx, exec, userID, repoID, webhook(t0.Add(time.Second))))
 			}
 			written, err := process.RefreshUserRepositoryPermissionLevel(ctx, exec, userID, repoID, "write", api(t0.Add(time.Minute)))
 			must(t, err)

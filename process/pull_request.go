@@ -279,16 +279,25 @@ func SetPullRequestFiles(ctx context.Context, exec boil.ContextExecutor, prID in
 }
 
 // Reviews have no updated_at (an edit or dismissal changes body or state
-// only): the data fetched at least as late as the stored replication wins,
-// so a redelivered old webhook never undoes a newer API fetch.
+// only), and their state only moves forward (PENDING, then COMMENTED,
+// APPROVED or CHANGES_REQUESTED, then DISMISSED): a write of a lower state
+// (a late submitted after the dismissed, an older API page) is stale as a
+// whole, whatever its fetch time; a higher one wins. Within a state's rank,
+// the data fetched at least as late as the stored replication wins.
 var reviewSpec = &spec{
 	table:     "github_pull_request_review",
 	conflict:  "id",
 	guard:     guardFetched,
+	rank:      reviewStateRank,
 	returning: "id::text",
 	cols: cols("id!", "node_id", "pull_request_id", "user_id", "user_login", "state", "body", "commit_id",
 		"author_association", "html_url", "submitted_at"),
 }
+
+// reviewStateRank ranks a stored (upper-cased) review state; unknown
+// states rank with the submitted ones, no state with PENDING.
+const reviewStateRank = `(CASE WHEN %[1]s.state IS NULL OR %[1]s.state = 'PENDING' THEN 0` +
+	` WHEN %[1]s.state = 'DISMISSED' THEN 2 ELSE 1 END)`
 
 func reviewRow(prID int64, r *github.PullRequestReview) (row, error) {
 	if r == nil || r.ID == nil {

@@ -337,8 +337,9 @@ func TestReviewsNewerFetchWins(t *testing.T) {
 	mustOutcome(t, process.Written)(process.PullRequestReview(ctx, exec, prID, &dismissed, webhook(t0.Add(time.Minute))))
 	mustOutcome(t, process.Stale)(process.PullRequestReview(ctx, exec, prID, ev.Review, api(t0)))
 	checkReview(t, exec, prID, &dismissed)
-	mustOutcome(t, process.Written)(process.PullRequestReview(ctx, exec, prID, ev.Review, api(t0.Add(time.Minute))))
-	checkReview(t, exec, prID, ev.Review)
+	// A state never moves back, even fetched later (process/order_test.go).
+	mustOutcome(t, process.Stale)(process.PullRequestReview(ctx, exec, prID, ev.Review, api(t0.Add(time.Minute))))
+	checkReview(t, exec, prID, &dismissed)
 	w, s, err := process.PullRequestReviews(ctx, exec, prID, []*github.PullRequestReview{ev.Review, &dismissed}, api(t0.Add(time.Hour)))
 	must(t, err)
 	eq(t, "written", w, 1)

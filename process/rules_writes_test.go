@@ -66,7 +66,7 @@ func TestDeletes(t *testing.T) {
 			return process.DeletePullRequestReview(ctx, exec, payload(t, "pull_request_review", "submitted.payload.json").(*github.PullRequestReviewEvent).Review.GetID())
 		}, map[string]int{"github_pull_request_review": 0, "github_pull_request_review_comment": 1}},
 		{"permission", func(ctx context.Context, exec *sql.Tx, repoID int64, is *github.Issue, pr *github.PullRequest) error {
-			return process.DeleteUserRepositoryAssociation(ctx, exec, 1, repoID)
+			return process.DeleteUserRepositoryAssociation(ctx, exec, 1, repoID, webhook(t0.Add(time.Minute)))
 		}, map[string]int{"github_user_repository_association": 0, "github_repository": 1}},
 		{"repository", func(ctx context.Context, exec *sql.Tx, repoID int64, is *github.Issue, pr *github.PullRequest) error {
 			return process.DeleteRepository(ctx, exec, repoID)

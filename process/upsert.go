@@ -33,7 +33,8 @@ const (
 	// fetched before the stored row's updated_at.
 	guardUpdatedAt
 	// guardFetched: for objects without updated_at (reviews, permissions):
-	// data fetched at least as late as the stored replication wins.
+	// data fetched at least as late as the stored replication wins; with a
+	// spec's rank, a higher rank wins first.
 	guardFetched
 )
 
@@ -57,6 +58,11 @@ type spec struct {
 	// defaults of NOT NULL columns a partial row may lack: the stored value
 	// is kept, and a new row gets the default (SQL literal).
 	defaults map[string]string
+	// rank, with guardFetched, orders states that only move forward (a
+	// review's): an SQL expression of a row's rank, %[1]s standing for the
+	// row ("t" or "EXCLUDED"). A higher rank wins whatever its fetch time,
+	// a lower one is stale as a whole; within a rank, fetch time decides.
+	rank string
 }
 
 // cols builds a column list from names: a "!" suffix marks a key column,
@@ -256,7 +262,13 @@ func buildUpsert(s *spec, via string, partial bool, n int) string {
 			fmt.Fprintf(&b, " WHERE t.updated_at IS NULL OR t.updated_at <= EXCLUDED.updated_at"+
 				" OR (EXCLUDED.updated_at IS NULL AND t.updated_at <= EXCLUDED.%s)", via)
 		case guardFetched:
-			fmt.Fprintf(&b, " WHERE t.last_replicated_at IS NULL OR t.last_replicated_at <= EXCLUDED.%s", via)
+			fetched := fmt.Sprintf("t.last_replicated_at IS NULL OR t.last_replicated_at <= EXCLUDED.%s", via)
+			if s.rank == "" {
+				b.WriteString(" WHERE " + fetched)
+				break
+			}
+			stored, proposed := fmt.Sprintf(s.rank, "t"), fmt.Sprintf(s.rank, "EXCLUDED")
+			fmt.Fprintf(&b, " WHERE %s > %s OR (%s = %s AND (%s))", proposed, stored, proposed, stored, fetched)
 		}
 	}
 	b.WriteString(" RETURNING ")

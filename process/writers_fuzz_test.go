@@ -178,8 +178,8 @@ var repoWriters = []fuzzWriter{
 			return process.UserRepositoryCollaborator(ctx, exec, v.GetID(), fxRepoID, m)
 		})
 	}),
-	obj("DeleteUserRepositoryAssociation", "member", func(ctx context.Context, exec *sql.Tx, v *github.User, _ []byte, _ process.Meta) error {
-		return process.DeleteUserRepositoryAssociation(ctx, exec, v.GetID(), fxRepoID)
+	obj("DeleteUserRepositoryAssociation", "member", func(ctx context.Context, exec *sql.Tx, v *github.User, _ []byte, m process.Meta) error {
+		return process.DeleteUserRepositoryAssociation(ctx, exec, v.GetID(), fxRepoID, m)
 	}),
 	obj("Bury", "bury", func(ctx context.Context, exec *sql.Tx, v struct {
 		Kind string
