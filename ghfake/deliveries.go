@@ -1,11 +1,13 @@
 package ghfake
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/go-github/v60/github"
@@ -76,7 +78,13 @@ func hookDelivery(d *Delivery, full bool) *github.HookDelivery {
 	}
 	hd := &github.HookDelivery{ID: ptr(d.ID), GUID: ptr(d.GUID), DeliveredAt: ts(d.DeliveredAt), Redelivery: ptr(d.Redelivery),
 		Duration: ptr(d.Duration.Seconds()), Status: ptr(status), StatusCode: ptr(d.StatusCode), Event: ptr(d.Event),
-		Action: ptr(d.Action), InstallationID: ptr(d.InstallationID), RepositoryID: ptr(d.RepositoryID)}
+		Action: optional(d.Action)}
+	if d.InstallationID != 0 {
+		hd.InstallationID = ptr(d.InstallationID)
+	}
+	if d.RepositoryID != 0 {
+		hd.RepositoryID = ptr(d.RepositoryID)
+	}
 	if full {
 		p := json.RawMessage(d.Payload)
 		hd.Request = &github.HookRequest{Headers: d.RequestHeaders, RawPayload: &p}
@@ -84,6 +92,29 @@ func hookDelivery(d *Delivery, full bool) *github.HookDelivery {
 		hd.Response = &github.HookResponse{Headers: d.ResponseHeaders, RawPayload: &rb}
 	}
 	return hd
+}
+
+// deliveryNulls are the members GitHub sends as null where go-github's
+// omitempty drops them: an event without action (ping), a delivery with
+// no installation or repository, and throttled_at, which go-github v60 does
+// not know (ghfake never throttles).
+func deliveryNulls(d *Delivery) []member {
+	ms := []member{{"throttled_at", rawNull}}
+	if d.Action == "" {
+		ms = append(ms, member{"action", rawNull})
+	}
+	if d.InstallationID == 0 {
+		ms = append(ms, member{"installation_id", rawNull})
+	}
+	if d.RepositoryID == 0 {
+		ms = append(ms, member{"repository_id", rawNull})
+	}
+	return ms
+}
+
+// deliveryItemJSON is one entry of the list.
+func deliveryItemJSON(d *Delivery) []byte {
+	return addMembers(enc(hookDelivery(d, false)), deliveryNulls(d)...)
 }
 
 // deliveryJSON is GET one delivery. GitHub always sends the response's
@@ -96,9 +127,37 @@ func deliveryJSON(d *Delivery) []byte {
 	}
 	response := addMembers(rawEmptyMap, member{"headers", headers}, member{"payload", *hd.Response.RawPayload})
 	hd.Response = nil
-	return addMembers(enc(hd), member{"response", response})
+	return addMembers(enc(hd), append(deliveryNulls(d), member{"response", response})...)
 }
 
+// The list's cursor is opaque, as GitHub's is: clients pass back what the
+// Link header gave them and cannot make one up. It encodes the id of the
+// delivery the next page starts at.
+const cursorPrefix = "ghfake-delivery:"
+
+func encodeCursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + formatInt(id)))
+}
+
+// decodeCursor is the id a cursor starts at; false for one this server
+// never gave out.
+func decodeCursor(c string) (int64, bool) {
+	raw, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, false
+	}
+	rest, ok := strings.CutPrefix(string(raw), cursorPrefix)
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// listDeliveries is GET /app/hook/deliveries: newest first, per_page up to
+// 100 (default 30), cursor paging through the Link header's rel="next", an
+// optional status=success|failure. A cursor GitHub did not give out is a
+// 400, not a silent first page.
 func (s *Server) listDeliveries(c *reqCtx) resp {
 	q := c.r.URL.Query()
 	per, err := strconv.Atoi(q.Get("per_page"))
@@ -107,11 +166,21 @@ func (s *Server) listDeliveries(c *reqCtx) resp {
 	}
 	per = min(per, 100)
 	status := q.Get("status")
-	cursor, _ := strconv.ParseInt(q.Get("cursor"), 10, 64)
+	if status != "" && status != "success" && status != "failure" {
+		return errResp(http.StatusUnprocessableEntity, "Validation Failed")
+	}
+	var cursor int64
+	if raw := q.Get("cursor"); raw != "" {
+		var ok bool
+		if cursor, ok = decodeCursor(raw); !ok {
+			return errResp(http.StatusBadRequest, "Invalid cursor")
+		}
+	}
 	all := s.Deliveries()
 	var page []*Delivery
 	var next int64
-	// Newest first; the cursor is the id to continue below.
+	// Newest first; the cursor is the id to continue at (it and below). A
+	// cursor whose delivery the log has dropped since continues below it.
 	for i := len(all) - 1; i >= 0; i-- {
 		d := all[i]
 		if cursor != 0 && d.ID > cursor {
@@ -128,12 +197,12 @@ func (s *Server) listDeliveries(c *reqCtx) resp {
 	}
 	items := make([][]byte, 0, len(page))
 	for _, d := range page {
-		items = append(items, enc(hookDelivery(d, false)))
+		items = append(items, deliveryItemJSON(d))
 	}
 	out := resp{status: 200, body: array(items)}
 	if next != 0 {
 		q.Set("per_page", strconv.Itoa(per))
-		q.Set("cursor", formatInt(next))
+		q.Set("cursor", encodeCursor(next))
 		out.link = "<" + s.w.base + c.r.URL.Path + "?" + q.Encode() + `>; rel="next"`
 	}
 	return out

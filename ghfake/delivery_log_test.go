@@ -2,9 +2,13 @@ package ghfake_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -187,5 +191,133 @@ func TestDeliveryLogKeepsThreeDays(t *testing.T) {
 	}
 	if srv.Delivery(d.ID) == nil {
 		t.Error("a fresh delivery is not in the log")
+	}
+}
+
+// TestDeliveryLogPaging: the list is newest first, per_page up to 100,
+// continued through the Link header's opaque cursor until no rel="next";
+// a cursor GitHub never gave out is refused, not read as the first page;
+// each entry has GitHub's fields, null where GitHub sends null.
+func TestDeliveryLogPaging(t *testing.T) {
+	srv := start(t, ghfake.Options{Seed: &ghfake.SeedOptions{Seed: 6}})
+	app := appClient(t, srv)
+	// No receiver: every delivery fails, recorded without a status code.
+	var sent []*ghfake.Delivery
+	for i := range 7 {
+		_, d, err := srv.OpenIssue(ctx, "org-0", "repo-0", ghfake.NewIssue{Title: fmt.Sprintf("issue %d", i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, d)
+	}
+	ping := srv.SendEvent(ctx, "ping", []byte(`{"zen":"Keep it logically awesome.","hook_id":1}`))
+	sent = append(sent, ping)
+
+	var got []*github.HookDelivery
+	var cursors []string
+	opts := &github.ListCursorOptions{PerPage: 3}
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("the cursor never ended")
+		}
+		page, res, err := app.Apps.ListHookDeliveries(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) > 3 {
+			t.Fatalf("page of %d, want at most per_page 3", len(page))
+		}
+		got = append(got, page...)
+		if res.Cursor == "" {
+			break
+		}
+		cursors = append(cursors, res.Cursor)
+		opts.Cursor = res.Cursor
+	}
+	if len(got) != len(sent) || len(cursors) != 2 {
+		t.Fatalf("listed %d deliveries over %d cursors, want %d over 2", len(got), len(cursors), len(sent))
+	}
+	for i, hd := range got {
+		want := sent[len(sent)-1-i]
+		if hd.GetID() != want.ID || hd.GetGUID() != want.GUID {
+			t.Errorf("entry %d is %d %s, want %d %s (newest first)", i, hd.GetID(), hd.GetGUID(), want.ID, want.GUID)
+		}
+		if hd.GetStatusCode() != 0 || hd.GetStatus() == "OK" || hd.GetStatus() == "" || hd.GetRedelivery() {
+			t.Errorf("entry %d: status %q code %d redelivery %v, want a failure with code 0", i, hd.GetStatus(), hd.GetStatusCode(), hd.GetRedelivery())
+		}
+	}
+	for _, c := range cursors {
+		if _, err := strconv.ParseInt(c, 10, 64); err == nil {
+			t.Errorf("cursor %q is a bare id; GitHub's is opaque", c)
+		}
+	}
+
+	// The raw JSON: GitHub's members, null for what a ping lacks.
+	res, err := appHTTP(t, srv).Get(srv.APIURL() + "app/hook/deliveries?per_page=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var items []map[string]any
+	if err := json.Unmarshal(body, &items); err != nil || len(items) != 1 {
+		t.Fatalf("list body %s: %v", body, err)
+	}
+	for _, k := range []string{"id", "guid", "delivered_at", "redelivery", "duration", "status", "status_code", "event",
+		"action", "installation_id", "repository_id", "throttled_at"} {
+		if _, ok := items[0][k]; !ok {
+			t.Errorf("list entry lacks %q: %s", k, body)
+		}
+	}
+	for _, k := range []string{"action", "installation_id", "repository_id", "throttled_at"} {
+		if items[0][k] != nil {
+			t.Errorf("a ping's %s is %v, want null", k, items[0][k])
+		}
+	}
+
+	for _, bad := range []string{"garbled!", strconv.FormatInt(sent[3].ID, 10), "Zm9vOjEy"} {
+		_, res, err := app.Apps.ListHookDeliveries(ctx, &github.ListCursorOptions{PerPage: 3, Cursor: bad})
+		if err == nil || res == nil || res.StatusCode < 400 || res.StatusCode >= 500 {
+			t.Errorf("cursor %q: answered %v, %v; want a 4xx", bad, res, err)
+		}
+	}
+}
+
+// TestRedeliveryIsListed: a redelivery is a new entry of the log, newest,
+// with the same GUID, redelivery true and its own outcome.
+func TestRedeliveryIsListed(t *testing.T) {
+	srv := start(t, ghfake.Options{Seed: &ghfake.SeedOptions{Seed: 7}})
+	app := appClient(t, srv)
+	_, first, err := srv.OpenIssue(ctx, "org-0", "repo-0", ghfake.NewIssue{Title: "missed"})
+	if err != nil || first.OK() {
+		t.Fatalf("first delivery %+v, %v: want a failure (no receiver)", first, err)
+	}
+	newReceiver(t, srv)
+	if _, _, err := app.Apps.RedeliverHookDelivery(ctx, first.ID); !errors.As(err, new(*github.AcceptedError)) {
+		t.Fatalf("redeliver: %v, want 202", err)
+	}
+	if err := srv.WaitRedeliveries(ctx); err != nil {
+		t.Fatal(err)
+	}
+	list, _, err := app.Apps.ListHookDeliveries(ctx, &github.ListCursorOptions{PerPage: 100})
+	if err != nil || len(list) != 2 {
+		t.Fatalf("listed %d, %v; want 2", len(list), err)
+	}
+	re, orig := list[0], list[1]
+	if re.GetGUID() != first.GUID || !re.GetRedelivery() || re.GetStatus() != "OK" || re.GetStatusCode() != http.StatusOK || re.GetID() <= first.ID {
+		t.Errorf("redelivery entry %+v: want GUID %s, redelivery, OK 200, a newer id", re, first.GUID)
+	}
+	if orig.GetID() != first.ID || orig.GetRedelivery() || orig.GetStatus() == "OK" {
+		t.Errorf("original entry %+v changed", orig)
+	}
+	if re.GetInstallationID() != first.InstallationID || re.GetRepositoryID() != first.RepositoryID || re.GetEvent() != "issues" || re.GetAction() != "opened" {
+		t.Errorf("redelivery entry %+v lost its event, installation or repository", re)
+	}
+	// A delivery the log does not have: 404.
+	if _, res, err := app.Apps.RedeliverHookDelivery(ctx, 1<<40); err == nil || res == nil || res.StatusCode != http.StatusNotFound {
+		t.Errorf("redeliver an unknown delivery: %v, %v; want 404", res, err)
 	}
 }
