@@ -5,6 +5,7 @@ import (
 
 	"github.com/gocraft/work"
 
+	"github.com/webhookdb/webhookdb/handlers"
 	"github.com/webhookdb/webhookdb/jobs"
 )
 
@@ -17,7 +18,7 @@ func JobDeps(svc *Services) (jobs.Deps, error) {
 	if svc.GitHub == nil {
 		return jobs.Deps{}, errNoGitHubApp
 	}
-	return jobs.Deps{
+	deps := jobs.Deps{
 		DB:                      svc.DB,
 		Redis:                   svc.Redis,
 		Namespace:               svc.Config.Namespace,
@@ -31,7 +32,19 @@ func JobDeps(svc *Services) (jobs.Deps, error) {
 		FullReconcileInterval:   svc.Config.FullReconcileInterval,
 		DeliveryRetention:       svc.Config.DeliveryRetention,
 		DeliveryLogRetention:    svc.Config.DeliveryLogRetention,
-	}, nil
+	}
+	// Replay stores failed deliveries again through the same handlers as
+	// the webhook endpoint, with their follow-up work queued by this
+	// process's scheduler.
+	deps.Replay = handlers.NewReplay(handlers.Deps{
+		DB:               svc.DB,
+		Scheduler:        jobs.NewScheduler(deps),
+		GitHub:           svc.GitHub,
+		Logger:           svc.Logger.With().Str("component", "replay").Logger(),
+		Metrics:          svc.Metrics,
+		RevokedRetention: svc.Config.RevokedRetention,
+	})
+	return deps, nil
 }
 
 // Workers are the job worker pool of one process and the queuer of its

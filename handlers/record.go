@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,7 +11,9 @@ import (
 	"github.com/volatiletech/null/v8"
 	"github.com/volatiletech/sqlboiler/v4/boil"
 
+	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/models"
+	"github.com/webhookdb/webhookdb/process"
 )
 
 // The webhook_delivery bookkeeping done outside a delivery's transaction:
@@ -29,6 +32,12 @@ func (b *Base) alreadyStored(ctx context.Context, d delivery) bool {
 // recordFailure stores a failed delivery in its own small transaction, best
 // effort: when the database is what failed, this fails too and is logged.
 // It never overwrites a copy of the same GUID that succeeded meanwhile.
+//
+// It also schedules the delivery's local replay (jobs' replay): a failure
+// that can never succeed (a PayloadError, invalid data) is given up at once
+// (gave_up_at), any other is due for replay after the first delay. A
+// failure stored without its payload cannot be replayed; catch-up asks
+// GitHub to redeliver it instead.
 func recordFailure(ctx context.Context, db *sql.DB, d delivery, cause error) {
 	logger := zerolog.Ctx(ctx)
 	logger.Error().Err(cause).Msg("delivery failed")
@@ -39,15 +48,22 @@ func recordFailure(ctx context.Context, db *sql.DB, d delivery, cause error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	// Hand-written: the models' Upsert has no WHERE on its DO UPDATE (which
-	// keeps a copy that succeeded) and no COALESCE keeping a stored payload.
+	// keeps a copy that succeeded), no COALESCE keeping a stored payload or
+	// an earlier give-up, and no now() arithmetic.
 	const q = `
-INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, processed_at, status, error, payload)
-VALUES ($1, $2, $3, $4, $5, $6, now(), 'failed', $7, $8::jsonb)
+INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, processed_at, status, error, payload,
+  gave_up_at, replay_after)
+VALUES ($1, $2, $3, $4, $5, $6, now(), 'failed', $7, $8::jsonb,
+  CASE WHEN $9::boolean THEN now() END,
+  CASE WHEN NOT $9::boolean THEN now() + make_interval(secs => $10::double precision) END)
 ON CONFLICT (delivery_id) DO UPDATE SET
   received_at = EXCLUDED.received_at, processed_at = EXCLUDED.processed_at, error = EXCLUDED.error,
-  payload = COALESCE(EXCLUDED.payload, webhook_delivery.payload)
+  payload = COALESCE(EXCLUDED.payload, webhook_delivery.payload),
+  gave_up_at = COALESCE(webhook_delivery.gave_up_at, EXCLUDED.gave_up_at),
+  replay_after = EXCLUDED.replay_after
 WHERE webhook_delivery.status = 'failed'`
-	args := []any{d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, cause.Error(), jsonText(d.payload)}
+	args := []any{d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, cause.Error(), jsonText(d.payload),
+		permanentFailure(cause), jobs.DefaultReplayBaseDelay.Seconds()}
 	_, err := db.ExecContext(ctx, q, args...)
 	if err != nil && args[7] != nil {
 		// The payload itself may be what PostgreSQL refused (jsonb has no
@@ -60,17 +76,25 @@ WHERE webhook_delivery.status = 'failed'`
 	}
 }
 
+// permanentFailure is true for a failure that the same payload would meet
+// again: a payload that cannot be parsed or that the database refuses.
+func permanentFailure(err error) bool {
+	var pe *PayloadError
+	return errors.As(err, &pe) || errors.Is(err, process.ErrInvalid) || isDataError(err)
+}
+
 // ignoredColumns are the columns recordIgnored writes; received_at is left
-// to its default, now().
+// to its default, now(). No payload: no handler would ever read it.
 var ignoredColumns = boil.Whitelist(
 	models.WebhookDeliveryColumns.DeliveryID, models.WebhookDeliveryColumns.Event,
 	models.WebhookDeliveryColumns.Action, models.WebhookDeliveryColumns.InstallationID,
 	models.WebhookDeliveryColumns.RepoID, models.WebhookDeliveryColumns.ProcessedAt,
-	models.WebhookDeliveryColumns.Status, models.WebhookDeliveryColumns.Payload,
+	models.WebhookDeliveryColumns.Status,
 )
 
-// recordIgnored stores a delivery of an event no handler takes. It reports
-// false when the GUID was stored already (a redelivery).
+// recordIgnored stores a delivery of an event no handler takes, without
+// its payload. It reports false when the GUID was stored already (a
+// redelivery).
 func recordIgnored(ctx context.Context, db *sql.DB, d delivery) (bool, error) {
 	row := &models.WebhookDelivery{
 		DeliveryID:     d.id,
@@ -82,21 +106,13 @@ func recordIgnored(ctx context.Context, db *sql.DB, d delivery) (bool, error) {
 		// a model can send.
 		ProcessedAt: null.TimeFrom(time.Now()),
 		Status:      StatusIgnored,
-		Payload:     null.NewJSON(d.payload, len(d.payload) > 0),
 	}
 	// INSERT ... ON CONFLICT (delivery_id) DO NOTHING RETURNING received_at,
 	// error. Upsert turns DO NOTHING's empty answer into a nil error, so
 	// the default received_at, read back only when the row was inserted,
 	// is what tells the two apart. (The update columns only narrow the
 	// RETURNING list; DO NOTHING updates nothing.)
-	err := row.Upsert(ctx, db, false, []string{models.WebhookDeliveryColumns.DeliveryID}, ignoredColumns, ignoredColumns)
-	if err != nil && isDataError(err) && row.Payload.Valid {
-		// jsonb refuses some JSON (a \u0000 in a string): the delivery is
-		// ignored all the same, recorded without its payload.
-		row.Payload = null.JSON{}
-		err = row.Upsert(ctx, db, false, []string{models.WebhookDeliveryColumns.DeliveryID}, ignoredColumns, ignoredColumns)
-	}
-	if err != nil {
+	if err := row.Upsert(ctx, db, false, []string{models.WebhookDeliveryColumns.DeliveryID}, ignoredColumns, ignoredColumns); err != nil {
 		return false, fmt.Errorf("record ignored %s delivery %s: %w", d.event, d.id, err)
 	}
 	return !row.ReceivedAt.IsZero(), nil

@@ -99,6 +99,12 @@ type Deps struct {
 	// RetentionInterval is how often apply_retention runs; default an hour.
 	ReplayInterval    time.Duration
 	RetentionInterval time.Duration
+	// ReplayBaseDelay is the wait after a delivery's first failed replay,
+	// doubling after each further one (up to an hour); default 30 seconds.
+	// ReplayMaxAttempts is how many replays a failed delivery gets before
+	// it is given up; default 8.
+	ReplayBaseDelay   time.Duration
+	ReplayMaxAttempts int
 	// Replay processes a stored delivery again, as the webhook endpoint
 	// would (the app passes the handlers' replay); nil turns replay off.
 	Replay Replay
@@ -162,6 +168,12 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.RetentionInterval <= 0 {
 		d.RetentionInterval = time.Hour
+	}
+	if d.ReplayBaseDelay <= 0 {
+		d.ReplayBaseDelay = DefaultReplayBaseDelay
+	}
+	if d.ReplayMaxAttempts <= 0 {
+		d.ReplayMaxAttempts = 8
 	}
 	return d
 }
