@@ -184,14 +184,23 @@ func (e *engine) writePage(ctx context.Context, tx *sql.Tx, sc *scanRow, c *coll
 		// Unchanged since we stored it: its ids come from api_etag.
 		// Hand-written, as the page updates below: attempts is
 		// incremented in place, and the ids are copied in the statement.
-		_, err = tx.ExecContext(ctx, `
+		// The ETag row is touched (so retention keeps an ETag in use)
+		// and locked (so retention cannot remove it under this page).
+		var r sql.Result
+		r, err = tx.ExecContext(ctx, `
+			WITH a AS (UPDATE api_etag SET updated_at = now() WHERE url = $3 RETURNING items, seen_ids, seen_keys)
 			UPDATE scan_page p SET status = 'done', attempts = attempts + 1, not_modified = true,
-				items = coalesce(a.items, 0), seen_ids = a.seen_ids, seen_keys = a.seen_keys, finished_at = now(), error = NULL
-			FROM (SELECT max(items) AS items, max(seen_ids) AS seen_ids, max(seen_keys) AS seen_keys
-			      FROM api_etag WHERE url = $3) a
+				items = a.items, seen_ids = a.seen_ids, seen_keys = a.seen_keys, finished_at = now(), error = NULL
+			FROM a
 			WHERE p.scan_id = $1 AND p.page = $2`, sc.ID, page, etagKey(sc, pf.url))
 		if err != nil {
 			return out, fmt.Errorf("mark page %d of scan %d unchanged: %w", page, sc.ID, err)
+		}
+		if n, err := r.RowsAffected(); err != nil || n == 0 {
+			// The ETag's row went (retention) after the request was
+			// sent: without its ids the sweep could remove rows the page
+			// lists. The retry fetches the page in full.
+			return out, fmt.Errorf("page %d of scan %d: answered 304 but the ETag of %s was removed meanwhile; fetching it again", page, sc.ID, pf.url)
 		}
 	} else {
 		res, err = pf.io.write(ctx, tx, sc, process.Meta{Via: process.ViaAPI, FetchedAt: pf.fetchedAt})

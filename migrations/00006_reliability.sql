@@ -76,12 +76,16 @@ CREATE TABLE github_user_repository_removal (
 
 -- Retention removes what is no longer needed, in batches, oldest first.
 CREATE INDEX scan_finished_at_idx ON scan (finished_at) WHERE status IN ('done', 'failed');
+-- The newest complete scan of a collection: where an incremental scan
+-- starts, and what retention keeps.
+CREATE INDEX scan_done_key_idx ON scan (scan_key, started_at) WHERE status = 'done';
 CREATE INDEX api_etag_updated_at_idx ON api_etag (updated_at);
 CREATE INDEX github_tombstone_deleted_at_idx ON github_tombstone (deleted_at);
 
 -- +goose Down
 DROP INDEX github_tombstone_deleted_at_idx;
 DROP INDEX api_etag_updated_at_idx;
+DROP INDEX scan_done_key_idx;
 DROP INDEX scan_finished_at_idx;
 DROP TABLE github_user_repository_removal;
 DROP TABLE reconcile_run;
