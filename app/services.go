@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
+	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/load"
 )
 
@@ -102,20 +103,24 @@ func NewServices(c Config, logger zerolog.Logger) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var gh githubapp.ClientCreator
 	if c.GitHub.App.IntegrationID != 0 && c.GitHub.App.PrivateKey != "" {
-		if gh, err = NewClientCreator(c); err != nil {
+		if gh, err = NewClientCreator(c, newGitHubMetrics(reg, logger).option()); err != nil {
 			db.Close()
 			return nil, err
 		}
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	pool := OpenRedis(c.RedisURL, c.Workers*2+16)
+	// Scans, queues, delivery freshness: read from the database and Redis
+	// at each scrape (jobs/collector.go).
+	reg.MustRegister(jobs.NewCollector(jobs.Deps{DB: db, Redis: pool, Namespace: c.Namespace, Logger: logger}))
 	return &Services{
 		Config:  c,
 		Logger:  logger,
 		DB:      db,
-		Redis:   OpenRedis(c.RedisURL, c.Workers*2+16),
+		Redis:   pool,
 		Metrics: reg,
 		GitHub:  gh,
 	}, nil
@@ -126,6 +131,8 @@ func NewServices(c Config, logger zerolog.Logger) (*Services, error) {
 // every job, webhook and load request of the process instead of being
 // minted per use. A spent rate limit is shared through the installation's
 // pause in Redis (jobs/throttle.go), which every process sees.
+// NewServices passes the GitHub request metrics (githubmetrics.go) in opts,
+// as the base transport.
 func NewClientCreator(c Config, opts ...githubapp.ClientOption) (githubapp.ClientCreator, error) {
 	opts = append([]githubapp.ClientOption{
 		githubapp.WithClientUserAgent("webhookdb"),

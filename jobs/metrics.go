@@ -2,6 +2,9 @@ package jobs
 
 import (
 	"errors"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,6 +41,12 @@ type jobMetrics struct {
 
 	// Retention: rows removed (or payloads dropped) by what.
 	retained *prometheus.CounterVec
+
+	// GitHub's primary (core) rate limit of each installation, as its last
+	// answer to a job or inline sync said (ratelimitgauge.go).
+	rateRemaining *prometheus.GaugeVec
+	rateLimit     *prometheus.GaugeVec
+	rateReset     *prometheus.GaugeVec
 }
 
 func newJobMetrics(reg prometheus.Registerer, logger zerolog.Logger) *jobMetrics {
@@ -91,6 +100,18 @@ func newJobMetrics(reg prometheus.Registerer, logger zerolog.Logger) *jobMetrics
 			Name: "webhookdb_retention_removed_total",
 			Help: "Rows removed by retention, by what (delivery_payload, delivery, scan, api_etag, tombstone, catchup_request).",
 		}, []string{"what"}),
+		rateRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "webhookdb_github_rate_limit_remaining",
+			Help: "Requests left in the installation's primary rate limit window, from GitHub's last answer (X-RateLimit-Remaining).",
+		}, []string{"installation"}),
+		rateLimit: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "webhookdb_github_rate_limit_limit",
+			Help: "The installation's primary rate limit per window, from GitHub's last answer (X-RateLimit-Limit).",
+		}, []string{"installation"}),
+		rateReset: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "webhookdb_github_rate_limit_reset_timestamp_seconds",
+			Help: "When the installation's primary rate limit window resets, Unix seconds, from GitHub's last answer (X-RateLimit-Reset).",
+		}, []string{"installation"}),
 	}
 	if reg == nil {
 		return m
@@ -107,6 +128,9 @@ func newJobMetrics(reg prometheus.Registerer, logger zerolog.Logger) *jobMetrics
 	m.reconcileRequests = register(reg, m.reconcileRequests, logger)
 	m.reconcileNotModified = register(reg, m.reconcileNotModified, logger)
 	m.retained = register(reg, m.retained, logger)
+	m.rateRemaining = register(reg, m.rateRemaining, logger)
+	m.rateLimit = register(reg, m.rateLimit, logger)
+	m.rateReset = register(reg, m.rateReset, logger)
 	return m
 }
 
@@ -136,4 +160,42 @@ func (m *jobMetrics) observeJob(name string, err error, elapsed time.Duration) {
 	}
 	m.runs.WithLabelValues(name, outcome).Inc()
 	m.duration.WithLabelValues(name).Observe(elapsed.Seconds())
+}
+
+// observeRateLimit records the installation's primary rate limit from the
+// headers of one GitHub answer. Answers of other limits (search, graphql)
+// and answers without the headers leave the gauges as they were.
+func (m *jobMetrics) observeRateLimit(inst int64, h http.Header) {
+	if r := h.Get("X-RateLimit-Resource"); r != "" && r != "core" {
+		return
+	}
+	remaining, err1 := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Remaining")), 10, 64)
+	limit, err2 := strconv.ParseInt(strings.TrimSpace(h.Get("X-RateLimit-Limit")), 10, 64)
+	if err1 != nil || err2 != nil || limit <= 0 {
+		return
+	}
+	id := strconv.FormatInt(inst, 10)
+	m.rateRemaining.WithLabelValues(id).Set(float64(remaining))
+	m.rateLimit.WithLabelValues(id).Set(float64(limit))
+	if reset, ok := resetTime(h); ok {
+		m.rateReset.WithLabelValues(id).Set(float64(reset.Unix()))
+	}
+}
+
+// rateLimitObserver is the transport of an installation's session
+// (reauth.go's sessionClient): every answer GitHub gives a job or an
+// inline sync updates the installation's rate-limit gauges. Only here is
+// the installation of a request known.
+type rateLimitObserver struct {
+	m    *jobMetrics
+	inst int64
+	next http.RoundTripper
+}
+
+func (t *rateLimitObserver) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err == nil {
+		t.m.observeRateLimit(t.inst, resp.Header)
+	}
+	return resp, err
 }

@@ -51,7 +51,7 @@ func (e *engine) sessionClient(cached *github.Client, inst int64) *github.Client
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	hc.Transport = &reauth{e: e, inst: inst, base: base}
+	hc.Transport = &rateLimitObserver{m: e.metrics, inst: inst, next: &reauth{e: e, inst: inst, base: base}}
 	c := github.NewClient(hc)
 	c.BaseURL, c.UploadURL, c.UserAgent = cached.BaseURL, cached.UploadURL, cached.UserAgent
 	return c
