@@ -78,7 +78,7 @@ func newJobMetrics(reg prometheus.Registerer, logger zerolog.Logger) *jobMetrics
 		}, []string{"outcome"}),
 		replays: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webhookdb_replays_total",
-			Help: "Replays of failed deliveries from their stored payload, by outcome (processed, failed).",
+			Help: "Replays of failed deliveries from their stored payload, by outcome (the stored status: processed, stale, duplicate, ignored; or failed).",
 		}, []string{"outcome"}),
 		replayGiveUps: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "webhookdb_replay_give_ups_total",
@@ -98,7 +98,7 @@ func newJobMetrics(reg prometheus.Registerer, logger zerolog.Logger) *jobMetrics
 		}, []string{"kind"}),
 		retained: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "webhookdb_retention_removed_total",
-			Help: "Rows removed by retention, by what (delivery_payload, delivery, scan, api_etag, tombstone, catchup_request).",
+			Help: "Rows removed by retention, by what (delivery, delivery_payload, scan_page, scan, api_etag, tombstone, collaborator_removal, reconcile_run, catchup_request).",
 		}, []string{"what"}),
 		rateRemaining: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "webhookdb_github_rate_limit_remaining",

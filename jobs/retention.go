@@ -150,6 +150,8 @@ func (e *engine) retain(ctx context.Context, p retentionPolicy) (map[string]int6
 		{"scan", e.pruneScans},
 		{"api_etag", e.loopExec(deleteETags, func(p retentionPolicy) time.Time { return p.etagsBefore })},
 		{"tombstone", e.pruneTombstones},
+		{"collaborator_removal", e.pruneRemovals},
+		{"reconcile_run", e.loopExec(deleteReconcileRuns, func(p retentionPolicy) time.Time { return p.deliveriesBefore })},
 		{"catchup_request", e.loopExec(deleteCatchupRequests, func(p retentionPolicy) time.Time { return p.catchupBefore })},
 	}
 	counts := map[string]int64{}
@@ -254,6 +256,13 @@ const (
 		DELETE FROM api_etag WHERE url IN (
 			SELECT url FROM api_etag WHERE updated_at < $1
 			ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
+	// A finished reconciliation run past the log retention goes, except
+	// the newest of each kind: the schedule is decided from those.
+	deleteReconcileRuns = `
+		DELETE FROM reconcile_run WHERE id IN (
+			SELECT id FROM reconcile_run r WHERE r.finished_at < $1
+			  AND r.id <> (SELECT max(n.id) FROM reconcile_run n WHERE n.full_scan = r.full_scan)
+			ORDER BY r.started_at LIMIT $2 FOR UPDATE SKIP LOCKED)`
 	deleteCatchupRequests = `
 		DELETE FROM catchup_request WHERE guid IN (
 			SELECT guid FROM catchup_request WHERE requested_at < $1
@@ -261,23 +270,47 @@ const (
 )
 
 // pruneTombstones removes the tombstones past their retention through
-// process/ (the only writer of github_* tables). A failed delivery still
-// waiting for replay may be older than the retention: its payload could
-// bring back an object deleted after it was received, so the tombstones
-// newer than the oldest such delivery stay until replay is done with it.
+// process/ (the only writer of github_* tables).
 func (e *engine) pruneTombstones(ctx context.Context, p retentionPolicy, more func() bool) (int64, error) {
+	before, err := e.lateWritesBefore(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	return loopBatches(p.batch, more, func() (int64, error) {
+		return process.PruneTombstones(ctx, e.deps.DB, before, p.batch)
+	})
+}
+
+// lateWritesBefore is the time before which no late write can come any
+// more: tombstones and removals older than it guard nothing. A failed
+// delivery still waiting for replay may be older than the retention: its
+// payload could bring back an object deleted (or a collaborator removed)
+// after it was received, so the guards newer than the oldest such delivery
+// stay until replay is done with it.
+func (e *engine) lateWritesBefore(ctx context.Context, p retentionPolicy) (time.Time, error) {
 	var oldest sql.NullTime
 	if err := e.deps.DB.QueryRowContext(ctx, `
 		SELECT min(received_at) FROM webhook_delivery
 		WHERE status = 'failed' AND gave_up_at IS NULL AND payload IS NOT NULL`).Scan(&oldest); err != nil {
-		return 0, fmt.Errorf("oldest delivery waiting for replay: %w", err)
+		return time.Time{}, fmt.Errorf("oldest delivery waiting for replay: %w", err)
 	}
 	before := p.tombstonesBefore
 	if oldest.Valid && oldest.Time.Before(before) {
 		before = oldest.Time
 	}
+	return before, nil
+}
+
+// pruneRemovals removes the collaborator removals past the tombstones'
+// retention, for the same reason (a late member.added can only come from
+// GitHub's log or a stored payload), through process/.
+func (e *engine) pruneRemovals(ctx context.Context, p retentionPolicy, more func() bool) (int64, error) {
+	before, err := e.lateWritesBefore(ctx, p)
+	if err != nil {
+		return 0, err
+	}
 	return loopBatches(p.batch, more, func() (int64, error) {
-		return process.PruneTombstones(ctx, e.deps.DB, before, p.batch)
+		return process.PruneUserRepositoryRemovals(ctx, e.deps.DB, before, p.batch)
 	})
 }
 

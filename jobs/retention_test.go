@@ -184,6 +184,25 @@ func TestRetention(t *testing.T) {
 	retentionBury(t, 3, now.Add(-4*retentionDay))
 	insertCatchupRequest(t, "old", now.Add(-8*retentionDay))
 	insertCatchupRequest(t, "kept", now.Add(-6*retentionDay))
+	// Removals follow the tombstones' rule.
+	for i, age := range []time.Duration{7 * retentionDay, 5*retentionDay + 12*time.Hour, 4 * retentionDay} {
+		if _, err := env.DB.Exec(`INSERT INTO github_user_repository_removal (user_id, repo_id, removed_at) VALUES ($1, 1, $2)`,
+			i+1, now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Finished runs past the log retention go, but the newest of each
+	// kind stays (the schedule reads it); the unfinished one above stays.
+	for _, r := range []struct {
+		full bool
+		age  time.Duration
+	}{{false, 25 * retentionDay}, {false, 22 * retentionDay}, {true, 25 * retentionDay}} {
+		run := &models.ReconcileRun{FullScan: r.full, Reason: "schedule", StartedAt: now.Add(-r.age - time.Hour),
+			FinishedAt: null.TimeFrom(now.Add(-r.age))}
+		if err := run.Insert(ctx, env.DB, boil.Infer()); err != nil {
+			t.Fatal(err)
+		}
+	}
 
 	counts, err := e.applyRetention(ctx, e.retentionPolicy(now))
 	if err != nil {
@@ -191,7 +210,7 @@ func TestRetention(t *testing.T) {
 	}
 	want := map[string]int64{
 		"delivery": 2, "delivery_payload": 3, "scan_page": 7, "scan": 7,
-		"api_etag": 1, "tombstone": 1, "catchup_request": 1,
+		"api_etag": 1, "tombstone": 1, "catchup_request": 1, "collaborator_removal": 1, "reconcile_run": 1,
 	}
 	for what, n := range want {
 		if counts[what] != n {
@@ -216,6 +235,10 @@ func TestRetention(t *testing.T) {
 		{"tombstones", `SELECT count(*) FROM github_tombstone WHERE id IN (2, 3)`, 2},
 		{"tombstones total", `SELECT count(*) FROM github_tombstone`, 2},
 		{"catch-up requests", `SELECT count(*) FROM catchup_request WHERE guid = 'kept'`, 1},
+		{"removals", `SELECT count(*) FROM github_user_repository_removal WHERE user_id IN (2, 3)`, 2},
+		{"removals total", `SELECT count(*) FROM github_user_repository_removal`, 2},
+		{"reconcile runs", `SELECT count(*) FROM reconcile_run`, 3},
+		{"newest runs of each kind", `SELECT count(*) FROM reconcile_run WHERE finished_at IS NOT NULL`, 2},
 		{"catch-up requests total", `SELECT count(*) FROM catchup_request`, 1},
 		{"recent pages", fmt.Sprintf(`SELECT count(*) FROM scan_page WHERE scan_id = %d`, ids["U"]), 2},
 		{"pages total", `SELECT count(*) FROM scan_page`, 2},

@@ -73,6 +73,7 @@ CREATE TABLE github_user_repository_removal (
     removed_at timestamptz NOT NULL,
     PRIMARY KEY (user_id, repo_id)
 );
+CREATE INDEX github_user_repository_removal_removed_at_idx ON github_user_repository_removal (removed_at);
 
 -- Retention removes what is no longer needed, in batches, oldest first.
 CREATE INDEX scan_finished_at_idx ON scan (finished_at) WHERE status IN ('done', 'failed');
