@@ -29,6 +29,9 @@ type Config struct {
 	DatabaseURL string `yaml:"database_url"`
 	RedisURL    string `yaml:"redis_url"`
 	Addr        string `yaml:"addr"`
+	// MetricsAddr is where a `worker` process serves /metrics, /healthz
+	// and /readyz; empty serves nothing. (serve and web serve them on Addr.)
+	MetricsAddr string `yaml:"metrics_addr"`
 	// PublicURL is where GitHub and browsers reach this server.
 	PublicURL string `yaml:"public_url"`
 	// SessionKey signs sessions and CSRF tokens; at least 32 bytes.
@@ -171,6 +174,7 @@ func applyEnv(c *Config, getenv func(string) (string, bool)) error {
 		{"DATABASE_URL", &c.DatabaseURL},
 		{"REDIS_URL", &c.RedisURL},
 		{"WEBHOOKDB_ADDR", &c.Addr},
+		{"WEBHOOKDB_METRICS_ADDR", &c.MetricsAddr},
 		{"WEBHOOKDB_PUBLIC_URL", &c.PublicURL},
 		{"WEBHOOKDB_SESSION_KEY", &c.SessionKey},
 		{"WEBHOOKDB_NAMESPACE", &c.Namespace},
@@ -248,6 +252,11 @@ func (c *Config) finish(demo bool) error {
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		return fmt.Errorf("addr (WEBHOOKDB_ADDR): %q is not host:port", c.Addr)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("metrics_addr (WEBHOOKDB_METRICS_ADDR): %q is not host:port", c.MetricsAddr)
+		}
 	}
 	if err := checkURL("public_url (WEBHOOKDB_PUBLIC_URL)", c.PublicURL, "http", "https"); err != nil {
 		return err

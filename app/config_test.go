@@ -139,6 +139,7 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"negative write timeout", "write_timeout: -1s\n", true, nil, "write_timeout (WEBHOOKDB_WRITE_TIMEOUT): -1s must be positive"},
 		{"header timeout past read timeout", "", false, map[string]string{"WEBHOOKDB_READ_HEADER_TIMEOUT": "40s"}, "read_header_timeout (WEBHOOKDB_READ_HEADER_TIMEOUT): 40s is longer than read_timeout"},
 		{"negative revoked retention", "", false, map[string]string{"WEBHOOKDB_REVOKED_RETENTION": "-1h"}, "revoked_retention (WEBHOOKDB_REVOKED_RETENTION): -1h0m0s must not be negative"},
+		{"metrics addr", "", false, map[string]string{"WEBHOOKDB_METRICS_ADDR": "9090"}, `metrics_addr (WEBHOOKDB_METRICS_ADDR): "9090" is not host:port`},
 		{"catch-up interval env", "", false, map[string]string{"WEBHOOKDB_CATCHUP_INTERVAL": "5"}, `WEBHOOKDB_CATCHUP_INTERVAL: "5" is not a duration`},
 		{"catch-up interval too short", "catchup_interval: 1s\n", true, nil, "catchup_interval (WEBHOOKDB_CATCHUP_INTERVAL): 1s is shorter than 10s"},
 		{"zero catch-up interval", "", false, map[string]string{"WEBHOOKDB_CATCHUP_INTERVAL": "0s"}, "catchup_interval (WEBHOOKDB_CATCHUP_INTERVAL): 0s must be positive"},

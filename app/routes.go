@@ -22,6 +22,30 @@ func NewHandler(svc *Services) (http.Handler, error) {
 	sched := jobs.NewScheduler(deps)
 
 	mux := http.NewServeMux()
+	mountOps(mux, svc)              // GET /healthz, /readyz, /metrics
+	mountWebhooks(mux, svc, sched)  // POST /replication and /api/github/hook (webhooks.go)
+	pages, err := mountUI(mux, svc) // GET /, the OAuth login (routes_ui.go)
+	if err != nil {
+		return nil, fmt.Errorf("web pages and login: %w", err)
+	}
+	if err := mountLoad(mux, svc, deps, sched, pages); err != nil {
+		return nil, fmt.Errorf("load endpoints: %w", err)
+	}
+	return instrument(svc.Metrics, svc.Logger, mux), nil
+}
+
+// NewOpsHandler is what a worker serves on metrics_addr: liveness,
+// readiness and its own metrics (job runs, catch-up, replay, rate limits),
+// which only that process counts.
+func NewOpsHandler(svc *Services) http.Handler {
+	mux := http.NewServeMux()
+	mountOps(mux, svc)
+	return instrument(svc.Metrics, svc.Logger, mux)
+}
+
+// mountOps adds liveness, readiness (database and Redis reachable) and the
+// Prometheus metrics.
+func mountOps(mux *http.ServeMux, svc *Services) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -34,13 +58,4 @@ func NewHandler(svc *Services) (http.Handler, error) {
 		httpjson.Write(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(svc.Metrics, promhttp.HandlerOpts{Registry: svc.Metrics}))
-	mountWebhooks(mux, svc, sched)  // POST /replication and /api/github/hook (webhooks.go)
-	pages, err := mountUI(mux, svc) // GET /, the OAuth login (routes_ui.go)
-	if err != nil {
-		return nil, fmt.Errorf("web pages and login: %w", err)
-	}
-	if err := mountLoad(mux, svc, deps, sched, pages); err != nil {
-		return nil, fmt.Errorf("load endpoints: %w", err)
-	}
-	return instrument(svc.Metrics, svc.Logger, mux), nil
 }

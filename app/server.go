@@ -44,13 +44,20 @@ func runServer(ctx context.Context, cc *cmdContext, web, worker bool) error {
 	checkSchema(ctx, svc)
 
 	var ln net.Listener
-	if web {
+	switch {
+	case web:
 		ln, err = net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 		}
+	case cfg.MetricsAddr != "":
+		// A worker alone serves only its health and its metrics.
+		ln, err = net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on metrics_addr %s: %w", cfg.MetricsAddr, err)
+		}
 	}
-	return serve(ctx, svc, ln, worker)
+	return serveWith(ctx, svc, ln, web, worker)
 }
 
 // checkSchema warns when the database is not at this binary's schema; it
@@ -67,17 +74,26 @@ func checkSchema(ctx context.Context, svc *Services) {
 	}
 }
 
-// serve runs the HTTP server on ln (when not nil) and the worker pool (when
+// serve runs the web server on ln (when not nil) and the worker pool (when
 // worker is true) until ctx ends, then shuts both down gracefully.
 func serve(ctx context.Context, svc *Services, ln net.Listener, worker bool) error {
+	return serveWith(ctx, svc, ln, ln != nil, worker)
+}
+
+// serveWith is serve, with ln serving every route when web is true and
+// only health and metrics (NewOpsHandler) otherwise.
+func serveWith(ctx context.Context, svc *Services, ln net.Listener, web, worker bool) error {
 	log := svc.Logger
 	errc := make(chan error, 1)
 	var srv *http.Server
 	if ln != nil {
-		handler, err := NewHandler(svc)
-		if err != nil {
-			ln.Close()
-			return err
+		handler := NewOpsHandler(svc)
+		if web {
+			var err error
+			if handler, err = NewHandler(svc); err != nil {
+				ln.Close()
+				return err
+			}
 		}
 		srv = newHTTPServer(svc.Config, handler)
 		go func() {
