@@ -87,13 +87,15 @@ func serveWith(ctx context.Context, svc *Services, ln net.Listener, web, worker 
 	errc := make(chan error, 1)
 	var srv *http.Server
 	if ln != nil {
-		handler := NewOpsHandler(svc)
+		var handler http.Handler
 		if web {
 			var err error
 			if handler, err = NewHandler(svc); err != nil {
 				ln.Close()
 				return err
 			}
+		} else {
+			handler = NewOpsHandler(svc)
 		}
 		srv = newHTTPServer(svc.Config, handler)
 		go func() {
