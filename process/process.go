@@ -23,8 +23,12 @@
 //     Meta.FetchedAt. Columns some full representations omit (a list's pull
 //     requests have no counts or merge details, a list's issues no
 //     closed_by) are always COALESCEd.
-//   - Reviews and permissions have no updated_at: the later FetchedAt wins
-//     (against last_replicated_at). Files: last writer wins; a complete
+//   - Reviews and permissions have no updated_at. A review's state only
+//     moves forward (PENDING, then submitted, then DISMISSED); within a
+//     state the later FetchedAt wins (against last_replicated_at). A
+//     permission is written when fetched at least as late, and never when
+//     a removal (github_user_repository_removal, at the removed delivery's
+//     time) is as late or later. Files: last writer wins; a complete
 //     files scan is the authority (DeletePullRequestFilesExceptSince). Labels:
 //     label events and scans write last-writer-wins by id, so a rename
 //     updates the key in place and associations follow; labels nested in
