@@ -175,13 +175,27 @@ func (e *engine) reconcileDue(ctx context.Context, tx *sql.Tx, outage bool) (ful
 		return false, "", false, err
 	}
 	if e.deps.FullReconcileInterval > 0 {
-		// Never a full run yet counts as due: the first run after the
-		// feature arrives also removes what GitHub deleted before.
+		// Without a full run yet, the first run of all is the baseline:
+		// the first run itself is incremental (an upgrade or a new
+		// deployment does not start with a full scan of everything; the
+		// installation's own backfill already read it), and the first
+		// full one comes a full interval later.
 		lastFull, err := last(models.ReconcileRunWhere.FullScan.EQ(true))
 		if err != nil {
 			return false, "", false, err
 		}
-		full = ago(lastFull, e.deps.FullReconcileInterval)
+		if lastFull == nil {
+			first, err := models.ReconcileRuns(qm.Select(models.ReconcileRunColumns.StartedAt),
+				qm.OrderBy(models.ReconcileRunColumns.StartedAt), qm.Limit(1)).One(ctx, tx)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return false, "", false, fmt.Errorf("reconcile: read the first run: %w", err)
+			default:
+				lastFull = &first.StartedAt
+			}
+		}
+		full = lastFull != nil && ago(lastFull, e.deps.FullReconcileInterval)
 	}
 	return full, reconcileSchedule, true, nil
 }

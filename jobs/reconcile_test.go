@@ -83,7 +83,11 @@ func TestReconcileDecides(t *testing.T) {
 		wantReason     string
 	}{
 		{name: "first run", interval: day, wantRun: true, wantReason: reconcileSchedule},
-		{name: "first run, full due: never full yet", interval: day, full: week, wantRun: true, wantFull: true, wantReason: reconcileSchedule},
+		{name: "first run of all: incremental", interval: day, full: week, wantRun: true, wantReason: reconcileSchedule},
+		{name: "no full run yet, the first run a week ago: full", interval: day, full: week,
+			past: []past{{false, reconcileSchedule, week + time.Hour}, {false, reconcileSchedule, 2 * day}}, wantRun: true, wantFull: true, wantReason: reconcileSchedule},
+		{name: "no full run yet, the first run days ago: incremental", interval: day, full: week,
+			past: []past{{false, reconcileSchedule, 3 * day}, {false, reconcileSchedule, 2 * day}}, wantRun: true, wantReason: reconcileSchedule},
 		{name: "not due", interval: day, full: week, past: []past{{true, reconcileSchedule, time.Hour}}},
 		{name: "due, incremental", interval: day, full: week,
 			past: []past{{true, reconcileSchedule, 3 * day}, {false, reconcileSchedule, 25 * time.Hour}}, wantRun: true, wantReason: reconcileSchedule},
