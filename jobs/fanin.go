@@ -74,6 +74,7 @@ func (e *engine) spawnJob(ctx context.Context, job *work.Job) error {
 	var out pageOutcome
 	var spawned bool
 	err = e.withTx(ctx, "spawn "+sc.target(), func(tx *sql.Tx) error {
+		spawned = false
 		n, err := models.Scans(models.ScanWhere.ID.EQ(sc.ID), models.ScanWhere.PagesTotal.IsNull()).
 			UpdateAll(ctx, tx, models.M{models.ScanColumns.PagesTotal: total})
 		if err != nil {

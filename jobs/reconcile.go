@@ -82,6 +82,7 @@ func (e *engine) reconcileJob(ctx context.Context, job *work.Job) error {
 		started  *reconcileStart
 	)
 	err := e.withTx(ctx, "reconcile installations", func(tx *sql.Tx) error {
+		finished, started = nil, nil
 		if err := tx.QueryRowContext(ctx, `SELECT pg_try_advisory_xact_lock($1)`, reconcileLockKey).Scan(&locked); err != nil {
 			return fmt.Errorf("reconcile: take the lock: %w", err)
 		}

@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/volatiletech/sqlboiler/v4/boil"
 	"github.com/volatiletech/sqlboiler/v4/queries/qm"
 
@@ -192,7 +195,29 @@ func (e *engine) startRunning(ctx context.Context, id int64, pagesTotal int) err
 	return nil
 }
 
+// withTx runs fn in a transaction and commits it. fn may run more than
+// once (see below): it must set, not accumulate, what it hands out.
 func (e *engine) withTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
+	err := e.runTx(ctx, what, fn)
+	// A deadlock victim or a serialization failure is rolled back whole
+	// and succeeds when run again: many deliveries and pages writing the
+	// same users at once meet this, and failing the job for it would spend
+	// one of its few tries (and, on the last, lose the page).
+	for attempt := 2; err != nil && isRetryableTx(err) && attempt <= maxTxAttempts && ctx.Err() == nil; attempt++ {
+		e.deps.Logger.Debug().Err(err).Str("what", what).Int("attempt", attempt).Msg("transaction aborted by the database; running it again")
+		if !waitTxRetry(ctx, attempt) {
+			break
+		}
+		err = e.runTx(ctx, what, fn)
+	}
+	return err
+}
+
+// maxTxAttempts bounds the runs of one job transaction the database
+// aborted to break a deadlock.
+const maxTxAttempts = 4
+
+func (e *engine) runTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
 	tx, err := e.deps.DB.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("%s: begin: %w", what, err)
@@ -205,4 +230,26 @@ func (e *engine) withTx(ctx context.Context, what string, fn func(tx *sql.Tx) er
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return nil
+}
+
+// isRetryableTx is true when PostgreSQL aborted the transaction only
+// because of concurrent ones (class 40: deadlock, serialization failure).
+func isRetryableTx(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
+}
+
+// waitTxRetry waits before run attempt: about 50 ms per earlier attempt,
+// with jitter, so the transaction that won takes its rows first. It is
+// false when ctx ends first.
+func waitTxRetry(ctx context.Context, attempt int) bool {
+	d := time.Duration(attempt-1)*50*time.Millisecond + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }

@@ -124,6 +124,15 @@ func Issues(ctx context.Context, exec boil.ContextExecutor, repoID int64, issues
 	if err := replaceLabelLinks(ctx, exec, "github_issue_label_association", "issue_id", owners, links); err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", what, err)
 	}
+	var pulls []int64
+	for _, is := range issues {
+		if _, ok := w[idKey(is.GetID())]; ok && is.IsPullRequest() {
+			pulls = append(pulls, is.GetID())
+		}
+	}
+	if err := syncIssuePullRequests(ctx, exec, pulls); err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", what, err)
+	}
 	return len(w), distinct(rows) - len(w), nil
 }
 

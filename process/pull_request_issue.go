@@ -41,12 +41,15 @@ func syncPullRequestIssues(ctx context.Context, exec boil.ContextExecutor, writt
 				active_lock_reason = p.active_lock_reason,
 				user_id = coalesce(p.user_id, i.user_id), user_login = coalesce(p.user_login, i.user_login),
 				assignee_id = p.assignee_id, assignee_login = p.assignee_login, assignee_logins = p.assignee_logins,
-				milestone_number = p.milestone_number, comments_count = coalesce(p.comments_count, i.comments_count),
+				milestone_number = p.milestone_number,
+				comments_count = CASE WHEN i.updated_at = p.updated_at THEN coalesce(i.comments_count, p.comments_count)
+					ELSE coalesce(p.comments_count, i.comments_count) END,
 				created_at = coalesce(i.created_at, p.created_at), updated_at = p.updated_at, closed_at = p.closed_at,
 				` + via + ` = GREATEST(i.` + via + `, $3)
 			FROM github_pull_request p
 			WHERE p.id = ANY($1) AND i.repo_id = p.base_repo_id AND i.number = p.number AND i.is_pull_request
-			  AND p.updated_at IS NOT NULL AND (i.updated_at IS NULL OR i.updated_at <= p.updated_at)
+			  AND p.updated_at IS NOT NULL AND (i.updated_at IS NULL OR i.updated_at < p.updated_at
+			      OR (i.updated_at = p.updated_at AND (i.last_replicated_at IS NULL OR i.last_replicated_at <= $3)))
 			RETURNING i.id AS issue_id, p.id AS pr_id
 		), gone AS (
 			DELETE FROM github_issue_label_association a USING upd
@@ -61,6 +64,32 @@ func syncPullRequestIssues(ctx context.Context, exec boil.ContextExecutor, writt
 		ON CONFLICT DO NOTHING`
 	if _, err := exec.ExecContext(ctx, q, written, labeled, m.FetchedAt); err != nil {
 		return fmt.Errorf("carry %d pull requests over to their issue rows: %w", len(written), err)
+	}
+	return nil
+}
+
+// syncIssuePullRequests carries the comment count of written issue rows
+// that are pull requests back to the pull request rows: a comment on a
+// pull request comes as an issue_comment event carrying the issue, and
+// GitHub sends no pull_request event for it. Only the count: the issue
+// representation knows nothing of the pull request's own fields, and
+// moving the pull request's updated_at would make a late pull_request
+// delivery of the same second (a merge) stale. On an equal updated_at
+// the issue's count wins, as syncPullRequestIssues keeps it (the issue is
+// what the comment event updates).
+func syncIssuePullRequests(ctx context.Context, exec boil.ContextExecutor, issueIDs []int64) error {
+	if len(issueIDs) == 0 {
+		return nil
+	}
+	// Hand-written: an UPDATE ... FROM the stored issues, one statement.
+	q := `
+		UPDATE github_pull_request p SET comments_count = i.comments_count
+		FROM github_issue i
+		WHERE i.id = ANY($1) AND p.base_repo_id = i.repo_id AND p.number = i.number
+		  AND i.comments_count IS NOT NULL AND p.comments_count IS DISTINCT FROM i.comments_count
+		  AND (p.updated_at IS NULL OR p.updated_at <= i.updated_at)`
+	if _, err := exec.ExecContext(ctx, q, issueIDs); err != nil {
+		return fmt.Errorf("carry the comment counts of %d issues over to their pull requests: %w", len(issueIDs), err)
 	}
 	return nil
 }

@@ -80,3 +80,53 @@ func TestPullRequestCarriesOverToItsIssue(t *testing.T) {
 		})
 	}
 }
+
+// TestCommentCountOfAPullRequest: a comment on a pull request comes as an
+// issue_comment event carrying the issue: the count reaches the pull
+// request row too, and a later write of the pull request within the same
+// second (updated_at equal) does not put its older count back on the
+// issue.
+func TestCommentCountOfAPullRequest(t *testing.T) {
+	ctx := context.Background()
+	exec := tx(t)
+	pr := prEvent(t, "closed.payload.json").PullRequest
+	repoID := storeRepo(t, exec, pr.Base.Repo)
+	at := pr.GetUpdatedAt()
+	pr.Comments = ptr(4)
+	_, err := process.PullRequest(ctx, exec, pr, webhook(t0))
+	must(t, err)
+	issue := &github.Issue{
+		ID: ptr(int64(990002)), Number: pr.Number, State: ptr("closed"), Title: pr.Title,
+		User: pr.User, CreatedAt: pr.CreatedAt, UpdatedAt: &at, Comments: ptr(4),
+		PullRequestLinks: &github.PullRequestLinks{URL: pr.URL},
+	}
+	_, err = process.Issue(ctx, exec, repoID, issue, webhook(t0))
+	must(t, err)
+
+	// The comment, in the same second.
+	issue.Comments = ptr(5)
+	mustOutcome(t, process.Written)(process.Issue(ctx, exec, repoID, issue, webhook(t0.Add(time.Second))))
+	prRow, err := models.FindGithubPullRequest(ctx, exec, pr.GetID())
+	must(t, err)
+	eqInt(t, "pull request comments_count", prRow.CommentsCount, ptr(5))
+
+	// A later pull request write of that second whose data has no count
+	// (a review's payload) keeps it on both rows.
+	pr.Comments = nil
+	_, err = process.PullRequest(ctx, exec, pr, webhook(t0.Add(2*time.Second)))
+	must(t, err)
+	row, err := models.FindGithubIssue(ctx, exec, issue.GetID())
+	must(t, err)
+	eqInt(t, "issue comments_count", row.CommentsCount, ptr(5))
+	prRow, err = models.FindGithubPullRequest(ctx, exec, pr.GetID())
+	must(t, err)
+	eqInt(t, "pull request comments_count", prRow.CommentsCount, ptr(5))
+
+	// One sent before the comment but processed after (as of an earlier
+	// moment, the same second) is stale: the count stays.
+	pr.Comments = ptr(4)
+	mustOutcome(t, process.Stale)(process.PullRequest(ctx, exec, pr, webhook(t0.Add(500*time.Millisecond))))
+	row, err = models.FindGithubIssue(ctx, exec, issue.GetID())
+	must(t, err)
+	eqInt(t, "issue comments_count after a stale pull request", row.CommentsCount, ptr(5))
+}

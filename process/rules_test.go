@@ -34,7 +34,7 @@ func storeRepo(t testing.TB, exec *sql.Tx, r *github.Repository) int64 {
 // text; read returns that text field as stored.
 type versioned struct {
 	name  string
-	write func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error)
+	write func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error)
 	read  func(t *testing.T, exec *sql.Tx) string
 }
 
@@ -43,10 +43,10 @@ func versionedKinds() []versioned {
 	return []versioned{
 		{
 			name: "issue",
-			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error) {
+			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error) {
 				ev := issuesEvent(t, "opened.payload.json")
 				ev.Issue.UpdatedAt, ev.Issue.Title = stamp(at), &text
-				return process.Issue(ctx, exec, storeRepo(t, exec, ev.Repo), ev.Issue, webhook(t0))
+				return process.Issue(ctx, exec, storeRepo(t, exec, ev.Repo), ev.Issue, m)
 			},
 			read: func(t *testing.T, exec *sql.Tx) string {
 				row, err := models.FindGithubIssue(ctx, exec, issuesEvent(t, "opened.payload.json").Issue.GetID())
@@ -56,10 +56,10 @@ func versionedKinds() []versioned {
 		},
 		{
 			name: "pull request",
-			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error) {
+			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error) {
 				ev := prEvent(t, "opened.payload.json")
 				ev.PullRequest.UpdatedAt, ev.PullRequest.Title = stamp(at), &text
-				return process.PullRequest(ctx, exec, ev.PullRequest, webhook(t0))
+				return process.PullRequest(ctx, exec, ev.PullRequest, m)
 			},
 			read: func(t *testing.T, exec *sql.Tx) string {
 				row, err := models.FindGithubPullRequest(ctx, exec, prEvent(t, "opened.payload.json").PullRequest.GetID())
@@ -69,10 +69,10 @@ func versionedKinds() []versioned {
 		},
 		{
 			name: "issue comment",
-			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error) {
+			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error) {
 				ev := payload(t, "issue_comment", "created.payload.json").(*github.IssueCommentEvent)
 				ev.Comment.UpdatedAt, ev.Comment.Body = stamp(at), &text
-				return process.IssueComment(ctx, exec, storeRepo(t, exec, ev.Repo), 1, ev.Comment, webhook(t0))
+				return process.IssueComment(ctx, exec, storeRepo(t, exec, ev.Repo), 1, ev.Comment, m)
 			},
 			read: func(t *testing.T, exec *sql.Tx) string {
 				ev := payload(t, "issue_comment", "created.payload.json").(*github.IssueCommentEvent)
@@ -83,10 +83,10 @@ func versionedKinds() []versioned {
 		},
 		{
 			name: "milestone",
-			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error) {
+			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error) {
 				ev := payload(t, "milestone", "created.payload.json").(*github.MilestoneEvent)
 				ev.Milestone.UpdatedAt, ev.Milestone.Title = stamp(at), &text
-				return process.Milestone(ctx, exec, storeRepo(t, exec, ev.Repo), ev.Milestone, webhook(t0))
+				return process.Milestone(ctx, exec, storeRepo(t, exec, ev.Repo), ev.Milestone, m)
 			},
 			read: func(t *testing.T, exec *sql.Tx) string {
 				ev := payload(t, "milestone", "created.payload.json").(*github.MilestoneEvent)
@@ -97,13 +97,13 @@ func versionedKinds() []versioned {
 		},
 		{
 			name: "review comment",
-			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error) {
+			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error) {
 				ev := payload(t, "pull_request_review_comment", "created.payload.json").(*github.PullRequestReviewCommentEvent)
 				if _, err := process.PullRequest(ctx, exec, ev.PullRequest, webhook(t0)); err != nil {
 					t.Fatal(err)
 				}
 				ev.Comment.UpdatedAt, ev.Comment.Body = stamp(at), &text
-				return process.PullRequestReviewComment(ctx, exec, ev.PullRequest.GetID(), ev.Comment, webhook(t0))
+				return process.PullRequestReviewComment(ctx, exec, ev.PullRequest.GetID(), ev.Comment, m)
 			},
 			read: func(t *testing.T, exec *sql.Tx) string {
 				ev := payload(t, "pull_request_review_comment", "created.payload.json").(*github.PullRequestReviewCommentEvent)
@@ -114,10 +114,10 @@ func versionedKinds() []versioned {
 		},
 		{
 			name: "repository",
-			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error) {
+			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error) {
 				ev := payload(t, "repository", "edited.payload.json").(*github.RepositoryEvent)
 				ev.Repo.UpdatedAt, ev.Repo.Description = stamp(at), &text
-				return process.Repository(ctx, exec, ev.Repo, webhook(t0))
+				return process.Repository(ctx, exec, ev.Repo, m)
 			},
 			read: func(t *testing.T, exec *sql.Tx) string {
 				ev := payload(t, "repository", "edited.payload.json").(*github.RepositoryEvent)
@@ -128,9 +128,9 @@ func versionedKinds() []versioned {
 		},
 		{
 			name: "user",
-			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error) {
+			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error) {
 				u := &github.User{ID: ptr(int64(77)), Login: ptr("full"), Name: &text, CreatedAt: stamp(t0), UpdatedAt: stamp(at)}
-				return process.User(ctx, exec, u, webhook(t0))
+				return process.User(ctx, exec, u, m)
 			},
 			read: func(t *testing.T, exec *sql.Tx) string {
 				row, err := models.FindGithubUser(ctx, exec, 77)
@@ -140,10 +140,10 @@ func versionedKinds() []versioned {
 		},
 		{
 			name: "installation",
-			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string) (process.Outcome, error) {
+			write: func(t *testing.T, exec *sql.Tx, at time.Time, text string, m process.Meta) (process.Outcome, error) {
 				ev := payload(t, "installation", "created.payload.json").(*github.InstallationEvent)
 				ev.Installation.UpdatedAt, ev.Installation.RepositorySelection = stamp(at), &text
-				return process.Installation(ctx, exec, ev.Installation, webhook(t0))
+				return process.Installation(ctx, exec, ev.Installation, m)
 			},
 			read: func(t *testing.T, exec *sql.Tx) string {
 				ev := payload(t, "installation", "created.payload.json").(*github.InstallationEvent)
@@ -156,7 +156,7 @@ func versionedKinds() []versioned {
 }
 
 // TestNewerWins: an older update is stale and changes nothing, an equal
-// updated_at is written (a redelivery or a second change within a second),
+// updated_at as of the same moment is written (a redelivery),
 // a newer one is written; both orders of two updates end the same.
 func TestNewerWins(t *testing.T) {
 	base := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -176,7 +176,7 @@ func TestNewerWins(t *testing.T) {
 			}
 			exec := tx(t)
 			for i, s := range steps {
-				got, err := k.write(t, exec, s.at, s.text)
+				got, err := k.write(t, exec, s.at, s.text, webhook(t0))
 				if err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
@@ -190,8 +190,8 @@ func TestNewerWins(t *testing.T) {
 		})
 		t.Run(k.name+"/newest first", func(t *testing.T) {
 			exec := tx(t)
-			mustOutcome(t, process.Written)(k.write(t, exec, base.Add(time.Minute), "newest"))
-			mustOutcome(t, process.Stale)(k.write(t, exec, base, "oldest"))
+			mustOutcome(t, process.Written)(k.write(t, exec, base.Add(time.Minute), "newest", webhook(t0)))
+			mustOutcome(t, process.Stale)(k.write(t, exec, base, "oldest", webhook(t0)))
 			if stored := k.read(t, exec); stored != "newest" {
 				t.Errorf("stored %q, want newest", stored)
 			}
@@ -376,4 +376,37 @@ func TestEpochTimestamps(t *testing.T) {
 	eq(t, "created_at", row.CreatedAt.Time.UTC(), time.Unix(1557933565, 0).UTC())
 	eq(t, "pushed_at", row.PushedAt.Time.UTC(), time.Unix(1557933657, 0).UTC())
 	eq(t, "updated_at", row.UpdatedAt.Time.UTC(), time.Date(2019, 5, 15, 15, 21, 3, 0, time.UTC))
+}
+
+// TestEqualUpdatedAtLaterMomentWins: GitHub's updated_at is to the second,
+// so two changes within one second carry the same one; then the data as of
+// the later moment (a delivery's first arrival, an API read) wins, in
+// either order of writing, whichever source it came from.
+func TestEqualUpdatedAtLaterMomentWins(t *testing.T) {
+	at := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	early, late := t0.Add(300*time.Millisecond), t0.Add(700*time.Millisecond)
+	orders := []struct {
+		name        string
+		first, then process.Meta
+		firstText   string
+		thenText    string
+		thenOutcome process.Outcome
+	}{
+		{"in order", webhook(early), webhook(late), "earlier", "later", process.Written},
+		{"the earlier applied last", webhook(late), webhook(early), "later", "earlier", process.Stale},
+		{"an API read after a delivery", webhook(early), api(late), "earlier", "later", process.Written},
+		{"a delivery older than an API read", api(late), webhook(early), "later", "earlier", process.Stale},
+	}
+	for _, k := range versionedKinds() {
+		for _, o := range orders {
+			t.Run(k.name+"/"+o.name, func(t *testing.T) {
+				exec := tx(t)
+				mustOutcome(t, process.Written)(k.write(t, exec, at, o.firstText, o.first))
+				mustOutcome(t, o.thenOutcome)(k.write(t, exec, at, o.thenText, o.then))
+				if stored := k.read(t, exec); stored != "later" {
+					t.Errorf("stored %q, want the later moment's", stored)
+				}
+			})
+		}
+	}
 }

@@ -28,9 +28,10 @@ type guard int
 const (
 	// guardNone: last writer wins (objects without a version, like files).
 	guardNone guard = iota
-	// guardUpdatedAt: newer or equal GitHub updated_at wins; data without
-	// updated_at (a partial, nested object) is merged in unless it was
-	// fetched before the stored row's updated_at.
+	// guardUpdatedAt: a newer GitHub updated_at wins, an equal one when
+	// it is as of a moment at least as late as the stored row's; data
+	// without updated_at (a partial, nested object) is merged in unless it
+	// was fetched before the stored row's updated_at.
 	guardUpdatedAt
 	// guardFetched: for objects without updated_at (reviews, permissions):
 	// data fetched at least as late as the stored replication wins; with a
@@ -256,11 +257,16 @@ func buildUpsert(s *spec, via string, partial bool, n int) string {
 		fmt.Fprintf(&b, "%s = EXCLUDED.%s", via, via)
 		switch s.guard {
 		case guardUpdatedAt:
-			// Data without updated_at (a nested, partial object) is only
-			// older than the stored row when it was fetched before the
-			// stored version was made.
-			fmt.Fprintf(&b, " WHERE t.updated_at IS NULL OR t.updated_at <= EXCLUDED.updated_at"+
-				" OR (EXCLUDED.updated_at IS NULL AND t.updated_at <= EXCLUDED.%s)", via)
+			// A newer updated_at wins. GitHub's are to the second, so
+			// several changes in one second carry the same one: then the
+			// data as of the later moment wins (a delivery's first
+			// arrival, an API read's time), not the write that happens to
+			// run last. Data without updated_at (a nested, partial object)
+			// is only older than the stored row when it was fetched
+			// before the stored version was made.
+			fmt.Fprintf(&b, " WHERE t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at"+
+				" OR (t.updated_at = EXCLUDED.updated_at AND (t.last_replicated_at IS NULL OR t.last_replicated_at <= EXCLUDED.%s))"+
+				" OR (EXCLUDED.updated_at IS NULL AND t.updated_at <= EXCLUDED.%s)", via, via)
 		case guardFetched:
 			fetched := fmt.Sprintf("t.last_replicated_at IS NULL OR t.last_replicated_at <= EXCLUDED.%s", via)
 			if s.rank == "" {
