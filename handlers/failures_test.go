@@ -147,7 +147,7 @@ func TestRealSchedulerQueuesFollowUps(t *testing.T) {
 	h.mustDeliver(t, "pull_request_review_comment", fixture(t, "pull_request_review_comment/created.payload.json"), http.StatusOK)
 
 	got := column(t, env.DB, `SELECT kind || ' ' || status FROM scan`)
-	want := []string{"pull_request_files queued", "pull_request_reviews queued", "repositories queued", "sync_repository queued"}
+	want := []string{"pull_request_files queued", "pull_request_reviews queued", "repositories queued", "sync_issue queued", "sync_repository queued"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("scans %v, want %v", got, want)
 	}

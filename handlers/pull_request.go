@@ -93,6 +93,23 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 				return 0, err
 			}
 		}
+		if outcome == process.Written && installationID != 0 {
+			// The pull request's issue row (what issue queries read) has
+			// an id no pull_request payload carries: a new pull request
+			// gets it from the issues API after the answer, in the
+			// delivery's outbox, instead of waiting for the next issues
+			// scan.
+			stored, err := process.IssueStored(ctx, tx, ev.Repo.GetID(), pr.GetNumber())
+			if err != nil {
+				return 0, err
+			}
+			if !stored {
+				if err := tx.scan(ctx, jobs.ScanRequest{Kind: jobs.JobSyncIssue, InstallationID: installationID,
+					Owner: owner, Repo: name, Number: pr.GetNumber()}, h.Scheduler); err != nil {
+					return 0, err
+				}
+			}
+		}
 		if queueFiles {
 			if err := tx.scan(ctx, jobs.ScanRequest{
 				Kind:           jobs.CollectionPullRequestFiles,
