@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -206,10 +207,16 @@ func (e *engine) catchUpLocked(ctx context.Context, now time.Time) (catchUpRun, 
 	// What was read is acted on even when a later page failed: the asks
 	// are recorded, so the next run, reading it again, does not repeat
 	// them.
+	// Oldest first: GitHub sends the redeliveries in about the order they
+	// are asked for, so they arrive in the order the events happened.
+	slices.Reverse(order)
+	pace := newAskPacer(e.deps.CatchupAskRate)
+	defer pace.stop()
+	touched := touchedRepos{}
 	decided := make(map[string]bool, len(order))
 	for start := 0; start < len(order); start += catchUpPerPage {
 		batch := order[start:min(start+catchUpPerPage, len(order))]
-		asked, err := e.catchUpDecide(ctx, app, now, batch, groups)
+		asked, err := e.catchUpDecide(ctx, app, now, batch, groups, pace, touched)
 		run.asked += asked
 		if err != nil {
 			return run, err
@@ -218,11 +225,14 @@ func (e *engine) catchUpLocked(ctx context.Context, now time.Time) (catchUpRun, 
 			decided[g] = true
 		}
 	}
+	// The repositories of what was asked for are scanned as well (see
+	// catchup_scan.go), also when the run ends in an error below.
+	defer e.scanTouched(ctx, touched)
 	if listErr != nil {
 		return run, listErr
 	}
 
-	asked, err := e.catchUpSweep(ctx, app, now, decided)
+	asked, err := e.catchUpSweep(ctx, app, now, decided, pace, touched)
 	run.asked += asked
 	if err != nil {
 		return run, err
@@ -341,7 +351,7 @@ func missing(s stored, held bool) bool {
 
 // catchUpDecide asks for the GUIDs that need it, each with the attempts
 // GitHub listed for it, newest first.
-func (e *engine) catchUpDecide(ctx context.Context, app *github.Client, now time.Time, guids []string, groups map[string][]*github.HookDelivery) (int, error) {
+func (e *engine) catchUpDecide(ctx context.Context, app *github.Client, now time.Time, guids []string, groups map[string][]*github.HookDelivery, pace *askPacer, touched touchedRepos) (int, error) {
 	have, err := e.catchUpStored(ctx, guids)
 	if err != nil {
 		return 0, err
@@ -369,7 +379,13 @@ func (e *engine) catchUpDecide(ctx context.Context, app *github.Client, now time
 		}
 		// The newest attempt is asked for: the log keeps it longest.
 		req.GithubDeliveryID = max(req.GithubDeliveryID, attempts[0].GetID())
+		if err := pace.wait(ctx); err != nil {
+			return asked, fmt.Errorf("catch-up: wait to ask for %s: %w", g, err)
+		}
 		ok, err := e.catchUpAsk(ctx, app, now, req)
+		if ok {
+			touched.add(req)
+		}
 		if ok {
 			asked++
 		}
@@ -464,7 +480,7 @@ func (e *engine) catchUpAsk(ctx context.Context, app *github.Client, now time.Ti
 // (or whose last ask failed) but were not listed in this run: their
 // attempts are older than the range read, and a redelivery that never
 // showed up in the log would otherwise never be asked again.
-func (e *engine) catchUpSweep(ctx context.Context, app *github.Client, now time.Time, decided map[string]bool) (int, error) {
+func (e *engine) catchUpSweep(ctx context.Context, app *github.Client, now time.Time, decided map[string]bool, pace *askPacer, touched touchedRepos) (int, error) {
 	reqs, err := models.CatchupRequests(
 		models.CatchupRequestWhere.RecoveredAt.IsNull(),
 		models.CatchupRequestWhere.Attempts.LT(catchUpMaxAsks),
@@ -493,7 +509,13 @@ func (e *engine) catchUpSweep(ctx context.Context, app *github.Client, now time.
 		if decided[r.GUID] || !missing(s, held) {
 			continue
 		}
+		if err := pace.wait(ctx); err != nil {
+			return asked, fmt.Errorf("catch-up: wait to ask for %s: %w", r.GUID, err)
+		}
 		ok, err := e.catchUpAsk(ctx, app, now, r)
+		if ok {
+			touched.add(r)
+		}
 		if ok {
 			asked++
 		}

@@ -105,6 +105,9 @@ type Deps struct {
 	// it is given up; default 8.
 	ReplayBaseDelay   time.Duration
 	ReplayMaxAttempts int
+	// CatchupAskRate caps the redeliveries catch-up asks GitHub for, per
+	// second; default 20. Negative: no cap (tests).
+	CatchupAskRate int
 	// Replay processes a stored delivery again, as the webhook endpoint
 	// would (the app passes the handlers' replay); nil turns replay off.
 	Replay Replay
@@ -156,6 +159,9 @@ func (d Deps) withDefaults() Deps {
 	}
 	if d.CatchupInterval <= 0 {
 		d.CatchupInterval = 5 * time.Minute
+	}
+	if d.CatchupAskRate == 0 {
+		d.CatchupAskRate = 20
 	}
 	if d.DeliveryRetention <= 0 {
 		d.DeliveryRetention = 14 * 24 * time.Hour
