@@ -4,7 +4,7 @@ GO ?= go
 # each on its own database and Redis namespace.
 TEST_FLAGS ?= -count=1 -timeout 25m
 
-.PHONY: build test race fuzz check fmt vet models models-check tree-checks services demo fake-github bench ci
+.PHONY: build test race fuzz check fmt vet models models-check tree-checks alerts-check services demo fake-github bench chaos ci
 
 build:
 	$(GO) build -o webhookdb .
@@ -21,7 +21,7 @@ fuzz: services
 	FUZZTIME=$(FUZZTIME) GO=$(GO) scripts/fuzz.sh
 
 # What CI checks besides the tests.
-check: fmt vet models-check tree-checks
+check: fmt vet models-check tree-checks alerts-check
 
 fmt:
 	@out=$$(gofmt -l .); \
@@ -41,6 +41,11 @@ models-check: services
 tree-checks:
 	scripts/tree-checks.sh
 
+# The Prometheus alert rules of docs/prometheus: promtool check and unit
+# tests (installs promtool as root; skipped with one line without it).
+alerts-check:
+	scripts/alerts-check.sh
+
 services:
 	@scripts/services.sh
 
@@ -51,5 +56,13 @@ demo: build services
 
 bench: build services
 	./webhookdb bench
+
+# Faults, proven: the real binary against the GitHub simulator while
+# webhookdb, PostgreSQL, Redis, a worker and GitHub fail; one line per
+# scenario, non-zero if anything is lost or doubled (docs/reliability.md).
+# CHAOS_SHORT=1 is the short version CI runs.
+CHAOS_FLAGS ?= -count=1 -timeout 30m -parallel 6
+chaos: services
+	CHAOS_SHORT=$(CHAOS_SHORT) $(GO) test -tags chaos $(CHAOS_FLAGS) -run TestChaos -v ./internal/chaos
 
 ci: check test

@@ -76,6 +76,23 @@ type deliveryTx struct {
 	*sql.Tx
 	meta  process.Meta
 	after []func(ctx context.Context) error
+	// recovered is true for a delivery catch-up asked GitHub to send
+	// again: see refreshRecovered.
+	recovered bool
+}
+
+// refreshRecovered queues, for a delivery catch-up recovered, a fetch of
+// its object from the API (joined when one is queued already). Such a
+// redelivery can arrive out of order with others of the same second, and
+// GitHub dates both the object (updated_at) and the delivery
+// (delivered_at) to the second, so no time given to us orders them; the
+// fetch, as of a later moment, does. A no-op for every other delivery.
+func (t *deliveryTx) refreshRecovered(ctx context.Context, s Scheduler, req jobs.ScanRequest) error {
+	if !t.recovered || req.InstallationID == 0 {
+		return nil
+	}
+	req.RequestedBy = "catchup"
+	return t.scan(ctx, req, s)
 }
 
 // scan records req in the delivery's transaction and queues its job after
@@ -279,7 +296,7 @@ RETURNING delivery_id,
 	if askedAt.Valid && askedAt.Time.Before(asOf) {
 		asOf = askedAt.Time
 	}
-	dtx := &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: asOf}}
+	dtx := &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: asOf}, recovered: askedAt.Valid}
 	status := StatusProcessed
 	if installationGone && !aboutInstallation[d.event] {
 		// A late delivery from an installation that was deleted: access

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/process"
 )
 
@@ -32,6 +33,11 @@ func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string,
 		// comment.
 		if ev.Issue.ID != nil {
 			if _, err := process.Issue(ctx, tx, repoID, ev.Issue, tx.meta); err != nil {
+				return 0, err
+			}
+			owner, name := ownerRepo(ev.Repo)
+			if err := tx.refreshRecovered(ctx, h.Scheduler, jobs.ScanRequest{Kind: jobs.JobSyncIssue,
+				InstallationID: ev.GetInstallation().GetID(), Owner: owner, Repo: name, Number: ev.Issue.GetNumber()}); err != nil {
 				return 0, err
 			}
 		}

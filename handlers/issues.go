@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/process"
 )
 
@@ -66,6 +67,11 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		}
 		outcome, err := process.Issue(ctx, tx, repoID, ev.Issue, tx.meta)
 		if err != nil {
+			return 0, err
+		}
+		owner, name := ownerRepo(ev.Repo)
+		if err := tx.refreshRecovered(ctx, h.Scheduler, jobs.ScanRequest{Kind: jobs.JobSyncIssue,
+			InstallationID: ev.GetInstallation().GetID(), Owner: owner, Repo: name, Number: ev.Issue.GetNumber()}); err != nil {
 			return 0, err
 		}
 		if c := ev.Changes; c != nil && c.OldIssue != nil && c.OldIssue.ID != nil && c.OldIssue.GetID() != ev.Issue.GetID() {

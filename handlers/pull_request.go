@@ -110,6 +110,10 @@ func (h *PullRequest) Handle(ctx context.Context, eventType, deliveryID string, 
 				}
 			}
 		}
+		if err := tx.refreshRecovered(ctx, h.Scheduler, jobs.ScanRequest{Kind: jobs.JobSyncPullRequest,
+			InstallationID: installationID, Owner: owner, Repo: name, Number: pr.GetNumber()}); err != nil {
+			return 0, err
+		}
 		if queueFiles {
 			if err := tx.scan(ctx, jobs.ScanRequest{
 				Kind:           jobs.CollectionPullRequestFiles,

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"sort"
@@ -41,6 +42,10 @@ type replicaTable struct {
 type ReplicaScope struct {
 	// Repos are the repositories compared, "owner/name".
 	Repos []string
+	// ReviewBodyEmptyIsNull compares a review without text alike whether
+	// it is NULL or "": GitHub's API sends "" and its webhooks null, so a
+	// review the replica got from either spells it either way.
+	ReviewBodyEmptyIsNull bool
 }
 
 // AssertReplicaMatches compares the replica's rows of the scope's
@@ -49,14 +54,73 @@ type ReplicaScope struct {
 // table too, since comparing nothing proves nothing.
 func AssertReplicaMatches(t testing.TB, db *sql.DB, w World, scope ReplicaScope) {
 	t.Helper()
+	tables, ids, err := worldTables(w, scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tb := range tables {
+		assertTable(t, db, tb, ids)
+	}
+}
+
+// TableDiff is how one table of the replica differs from the world.
+type TableDiff struct {
+	Table string
+	// Want is the number of rows the world has.
+	Want int
+	// Missing rows the world has and the replica lacks; Extra rows the
+	// replica has and the world lacks; Differ rows in both with at least
+	// one column unequal.
+	Missing, Extra, Differ int
+	// Examples are the first few differences, in words.
+	Examples []string
+	// MissingKeys, ExtraKeys and DifferKeys are the keys of those rows,
+	// as rendered (the key columns joined by spaces).
+	MissingKeys, ExtraKeys, DifferKeys []string
+	// DifferColumns are, per key of DifferKeys, the columns that differ.
+	DifferColumns map[string][]string
+}
+
+// CompareReplica is AssertReplicaMatches that counts instead of failing:
+// per table, the rows missing, extra and different. Its error is a failure
+// to read the world or the database, never a difference.
+func CompareReplica(ctx context.Context, db *sql.DB, w World, scope ReplicaScope) ([]TableDiff, error) {
+	tables, ids, err := worldTables(w, scope)
+	if err != nil {
+		return nil, err
+	}
+	var out []TableDiff
+	for _, tb := range tables {
+		d, _, err := compareTable(ctx, db, tb, ids)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// worldTables fills the tables with the rows the world says the replica
+// must hold, and returns the scope's repository ids.
+func worldTables(w World, scope ReplicaScope) ([]replicaTable, []int64, error) {
 	var ids []int64
 	tables := replicaTables()
+	reviewBody := func(b *string) *string { return b }
+	if scope.ReviewBodyEmptyIsNull {
+		tables[7].cols[4] = "coalesce(t.body, '') AS body"
+		reviewBody = func(b *string) *string {
+			if b == nil {
+				return new(string)
+			}
+			return b
+		}
+	}
 	add := func(i int, row ...any) { tables[i].want = append(tables[i].want, row) }
 	for _, fn := range scope.Repos {
 		owner, name, _ := strings.Cut(fn, "/")
 		r := w.Repository(owner, name)
 		if r == nil {
-			t.Fatalf("the world has no repository %s", fn)
+			return nil, nil, fmt.Errorf("the world has no repository %s", fn)
 		}
 		rid := r.GetID()
 		ids = append(ids, rid)
@@ -95,7 +159,7 @@ func AssertReplicaMatches(t testing.TB, db *sql.DB, w World, scope ReplicaScope)
 			for _, rv := range w.Reviews(owner, name, pr.GetNumber()) {
 				// One spelling of the state whatever the source (webhooks
 				// send it in lower case, the API in upper case).
-				add(7, rv.ID, pr.ID, strings.ToUpper(rv.GetState()), loginOf(rv.User), rv.Body, rv.CommitID, rv.SubmittedAt)
+				add(7, rv.ID, pr.ID, strings.ToUpper(rv.GetState()), loginOf(rv.User), reviewBody(rv.Body), rv.CommitID, rv.SubmittedAt)
 			}
 			for _, rc := range w.ReviewComments(owner, name, pr.GetNumber()) {
 				add(8, rc.ID, pr.ID, rc.PullRequestReviewID, loginOf(rc.User), rc.Path, rc.Line, rc.Body, rc.InReplyTo,
@@ -103,9 +167,7 @@ func AssertReplicaMatches(t testing.TB, db *sql.DB, w World, scope ReplicaScope)
 			}
 		}
 	}
-	for _, tb := range tables {
-		assertTable(t, db, tb, ids)
-	}
+	return tables, ids, nil
 }
 
 // colName is the column's name in messages: its alias, or the column.
@@ -163,6 +225,23 @@ func assertTable(t testing.TB, db *sql.DB, tb replicaTable, repoIDs []int64) {
 	if len(tb.want) == 0 {
 		t.Errorf("%s: the world has no rows; the comparison would prove nothing", tb.name)
 	}
+	_, problems, err := compareTable(context.Background(), db, tb, repoIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range problems {
+		if i == 10 {
+			t.Errorf("%s: ... %d more differences", tb.name, len(problems)-10)
+			break
+		}
+		t.Error(p)
+	}
+}
+
+// compareTable counts how the replica's rows of tb differ from the
+// world's and lists every difference, sorted.
+func compareTable(ctx context.Context, db *sql.DB, tb replicaTable, repoIDs []int64) (TableDiff, []string, error) {
+	d := TableDiff{Table: tb.name, Want: len(tb.want), DifferColumns: map[string][]string{}}
 	want := map[string][]string{}
 	for _, row := range tb.want {
 		vals := make([]string, len(row))
@@ -171,9 +250,9 @@ func assertTable(t testing.TB, db *sql.DB, tb replicaTable, repoIDs []int64) {
 		}
 		want[strings.Join(vals[:tb.keyCols], " ")] = vals
 	}
-	rows, err := db.Query(`SELECT `+strings.Join(tb.cols, ", ")+` FROM `+tb.from, repoIDs)
+	rows, err := db.QueryContext(ctx, `SELECT `+strings.Join(tb.cols, ", ")+` FROM `+tb.from, repoIDs)
 	if err != nil {
-		t.Fatalf("%s: %v", tb.name, err)
+		return d, nil, fmt.Errorf("%s: %w", tb.name, err)
 	}
 	defer rows.Close()
 	got := map[string][]string{}
@@ -184,7 +263,7 @@ func assertTable(t testing.TB, db *sql.DB, tb replicaTable, repoIDs []int64) {
 			ptrs[i] = &raw[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatalf("%s: %v", tb.name, err)
+			return d, nil, fmt.Errorf("%s: %w", tb.name, err)
 		}
 		vals := make([]string, len(raw))
 		for i, v := range raw {
@@ -193,35 +272,45 @@ func assertTable(t testing.TB, db *sql.DB, tb replicaTable, repoIDs []int64) {
 		got[strings.Join(vals[:tb.keyCols], " ")] = vals
 	}
 	if err := rows.Err(); err != nil {
-		t.Fatalf("%s: %v", tb.name, err)
+		return d, nil, fmt.Errorf("%s: %w", tb.name, err)
 	}
 	var problems []string
 	for k, w := range want {
 		g, ok := got[k]
 		if !ok {
+			d.Missing++
+			d.MissingKeys = append(d.MissingKeys, k)
 			problems = append(problems, fmt.Sprintf("%s %s: missing from the replica", tb.name, k))
 			continue
 		}
+		differs := false
 		for i := tb.keyCols; i < len(w); i++ {
 			if w[i] == g[i] {
 				continue
 			}
+			differs = true
+			d.DifferColumns[k] = append(d.DifferColumns[k], colName(tb.cols[i]))
 			problems = append(problems, fmt.Sprintf("%s %s: %s = %s, GitHub has %s", tb.name, k, colName(tb.cols[i]), g[i], w[i]))
+		}
+		if differs {
+			d.Differ++
+			d.DifferKeys = append(d.DifferKeys, k)
 		}
 	}
 	for k := range got {
 		if _, ok := want[k]; !ok {
+			d.Extra++
+			d.ExtraKeys = append(d.ExtraKeys, k)
 			problems = append(problems, fmt.Sprintf("%s %s: in the replica, not on GitHub", tb.name, k))
 		}
 	}
 	sort.Strings(problems)
-	for i, p := range problems {
-		if i == 10 {
-			t.Errorf("%s: ... %d more differences", tb.name, len(problems)-10)
-			break
-		}
-		t.Error(p)
+	if len(problems) > 5 {
+		d.Examples = problems[:5]
+	} else {
+		d.Examples = problems
 	}
+	return d, problems, nil
 }
 
 // render spells a world value (go-github pointers) and a scanned column
