@@ -10,6 +10,7 @@ build:
 	$(GO) build -o webhookdb .
 
 test: services
+	@scripts/chromium.sh
 	$(GO) test $(TEST_FLAGS) ./...
 
 # The short suite under the race detector (CI runs it too).

@@ -15,6 +15,7 @@ func mountUI(mux *http.ServeMux, svc *Services) (*ui.UI, error) {
 		PublicURL:    svc.Config.PublicURL,
 		SessionKey:   svc.Config.SessionKey,
 		Logger:       svc.Logger.With().Str("component", "ui").Logger(),
+		GitHub:       svc.GitHub,
 	})
 	if err != nil {
 		return nil, err

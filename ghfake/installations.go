@@ -253,12 +253,13 @@ func (s *Server) installationRepos(c *reqCtx) resp {
 	return resp{status: 200, body: []byte(body), link: link}
 }
 
-// userInstalls are the installations whose account the user can reach.
+// userInstalls are the installations with a repository the user has an
+// explicit permission on.
 func (s *Server) userInstalls(u *account) []*installation {
 	var out []*installation
 	for _, in := range s.liveInstallations() {
 		for _, r := range s.w.reposOf(in) {
-			if s.w.permission(u, r) != "" {
+			if s.w.explicitPermission(u, r) != "" {
 				out = append(out, in)
 				break
 			}
@@ -293,7 +294,7 @@ func (s *Server) userInstallationRepos(c *reqCtx) resp {
 	}
 	var repos []*repo
 	for _, r := range s.w.reposOf(in) {
-		if s.w.permission(u, r) != "" {
+		if s.w.explicitPermission(u, r) != "" {
 			repos = append(repos, r)
 		}
 	}

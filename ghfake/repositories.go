@@ -52,6 +52,21 @@ func (w *world) repo(owner, name string) *repo {
 
 // permission is what user u may do in r: "admin", "push", "pull" or "".
 func (w *world) permission(u *account, r *repo) string {
+	if p := w.explicitPermission(u, r); p != "" || r.deleted {
+		return p
+	}
+	if !r.private {
+		return "pull"
+	}
+	return ""
+}
+
+// explicitPermission is the user's own permission on r (owner,
+// collaborator, organization member or admin), without the read anyone has
+// on a public repository: what GET /user/installations and
+// /user/installations/{id}/repositories list by ("explicit permission
+// (:read, :write, or :admin)", GitHub's docs).
+func (w *world) explicitPermission(u *account, r *repo) string {
 	if r.deleted {
 		return ""
 	}
@@ -70,9 +85,6 @@ func (w *world) permission(u *account, r *repo) string {
 				return "push"
 			}
 		}
-	}
-	if !r.private {
-		return "pull"
 	}
 	return ""
 }

@@ -67,8 +67,7 @@ func (h *Handler) loadHandler(ep endpoint) http.Handler {
 			log.Warn().Err(err).Int64("scan_id", id).Msg("scan recorded, first job not queued yet")
 		}
 		log.Info().Int64("scan_id", id).Bool("joined", joined).Msg("load queued")
-		w.Header().Set("Location", "/status/"+strconv.FormatInt(id, 10))
-		httpjson.Write(w, http.StatusAccepted, map[string]any{"message": "queued", "scan_id": id})
+		answerQueued(w, r, req.scan, id)
 	})
 }
 

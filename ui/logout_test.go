@@ -97,7 +97,7 @@ func TestLogout(t *testing.T) {
 			if got := s.get(t, "/test/whoami"); got != "anonymous" {
 				t.Errorf("after log-out: %q, want anonymous", got)
 			}
-			if page := s.get(t, "/"); !strings.Contains(page, "Not logged in") {
+			if page := s.get(t, "/"); !strings.Contains(page, "Sign in with GitHub") {
 				t.Errorf("home page after log-out: %s", page)
 			}
 			// The old session cookie, replayed, is no session either.

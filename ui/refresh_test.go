@@ -202,7 +202,7 @@ func TestFailedRefreshEndsLogin(t *testing.T) {
 				if got := s.get(t, "/test/whoami"); got != "anonymous" {
 					t.Errorf("session after a failed refresh: %q, want logged out", got)
 				}
-				if page := s.get(t, "/"); !strings.Contains(page, "Not logged in") {
+				if page := s.get(t, "/"); !strings.Contains(page, "Sign in with GitHub") {
 					t.Errorf("home page after the session ended: %s", page)
 				}
 				// Logging in again works.

@@ -67,6 +67,13 @@ type Deps struct {
 	// CleanupInterval is how often expired sessions are deleted; 0 means
 	// the default of 5 minutes, negative means never (tests).
 	CleanupInterval time.Duration
+	// GitHub makes the app client (the App JWT: the app's slug for the
+	// installation link, redeliveries); nil when the app is not
+	// configured.
+	GitHub githubapp.ClientCreator
+	// AppSlug is the app's name in GitHub URLs; empty: asked of GitHub
+	// (GET /app) when first needed.
+	AppSlug string
 }
 
 // UI serves the login and the pages. Build it with New; Close it to stop
@@ -84,6 +91,12 @@ type UI struct {
 	oauth  *oauth2.Config // renews user tokens
 	refr   refresher
 	states *StateStore
+	// tmpl are the parsed pages (layout.go).
+	tmpl templates
+	// access caches what users can reach (access.go); slug the app's
+	// slug asked of GitHub (home.go).
+	access reachCache
+	slug   slugCache
 
 	closeOnce sync.Once
 }
@@ -117,7 +130,11 @@ func New(deps Deps) (*UI, error) {
 	case cleanup < 0:
 		cleanup = 0
 	}
-	u := &UI{key: key, deps: deps, client: deps.HTTPClient}
+	tmpl, err := parseTemplates()
+	if err != nil {
+		return nil, fmt.Errorf("ui: %w", err)
+	}
+	u := &UI{key: key, deps: deps, client: deps.HTTPClient, tmpl: tmpl}
 	u.store = postgresstore.NewWithCleanupInterval(deps.DB, cleanup)
 	sm := scs.New()
 	sm.Store = u.store
@@ -168,6 +185,10 @@ func (u *UI) Close() {
 // first leg leave it unmodified, so scs stores nothing for them.
 func (u *UI) Register(mux *http.ServeMux) {
 	mux.Handle("GET "+AuthRoute, u.Sessions.LoadAndSave(withStateWriter(u.withClient(u.auth))))
+	mux.Handle("GET "+StaticPrefix, staticHandler())
 	mux.Handle("GET /{$}", u.Sessions.LoadAndSave(http.HandlerFunc(u.home)))
 	mux.Handle("POST "+LogoutRoute, u.Sessions.LoadAndSave(http.HandlerFunc(u.logout)))
+	mux.Handle("GET /repos/{owner}/{repo}", u.Sessions.LoadAndSave(http.HandlerFunc(u.repo)))
+	mux.Handle("GET /deliveries", u.Sessions.LoadAndSave(http.HandlerFunc(u.deliveries)))
+	mux.Handle("POST /deliveries/{guid}/redeliver", u.Sessions.LoadAndSave(http.HandlerFunc(u.redeliver)))
 }

@@ -124,7 +124,7 @@ func TestSessionAndCSRF(t *testing.T) {
 	if got := check("", ""); got != "anonymous" {
 		t.Fatalf("before login: %q", got)
 	}
-	if page := s.get(t, "/"); !strings.Contains(page, "Not logged in") || !strings.Contains(page, AuthRoute) {
+	if page := s.get(t, "/"); !strings.Contains(page, "Sign in with GitHub") || !strings.Contains(page, AuthRoute) {
 		t.Errorf("home page before login: %s", page)
 	}
 	req, _ := http.NewRequest(http.MethodPost, s.srv.URL+"/test/login", nil)
