@@ -216,28 +216,27 @@ func fetchReach(ctx context.Context, c *github.Client) (*reach, error) {
 
 // keepAssociations writes what GitHub said as the user's permissions on
 // the repositories of r stored in the replica (others have no row to
-// refer to yet), in one transaction.
+// refer to yet), and removes the user's associations GitHub no longer
+// lists, in one transaction.
 func (u *UI) keepAssociations(ctx context.Context, c *github.Client, login string, r *reach, at time.Time) error {
 	var ids []interface{}
+	reachable := map[int64]bool{}
 	for _, in := range r.Installations {
 		for _, rr := range in.Repos {
 			ids = append(ids, rr.ID)
+			reachable[rr.ID] = true
 		}
 	}
-	if len(ids) == 0 {
-		return nil
-	}
-	stored, err := models.GithubRepositories(qm.Select(models.GithubRepositoryColumns.ID),
-		qm.WhereIn(models.GithubRepositoryColumns.ID+" IN ?", ids...)).All(ctx, u.deps.DB)
-	if err != nil {
-		return fmt.Errorf("stored repositories: %w", err)
-	}
-	if len(stored) == 0 {
-		return nil
-	}
-	isStored := make(map[int64]bool, len(stored))
-	for _, s := range stored {
-		isStored[s.ID] = true
+	isStored := map[int64]bool{}
+	if len(ids) > 0 {
+		stored, err := models.GithubRepositories(qm.Select(models.GithubRepositoryColumns.ID),
+			qm.WhereIn(models.GithubRepositoryColumns.ID+" IN ?", ids...)).All(ctx, u.deps.DB)
+		if err != nil {
+			return fmt.Errorf("stored repositories: %w", err)
+		}
+		for _, s := range stored {
+			isStored[s.ID] = true
+		}
 	}
 	userID, err := u.userID(ctx, c)
 	if err != nil {
@@ -260,6 +259,21 @@ func (u *UI) keepAssociations(ctx context.Context, c *github.Client, login strin
 			if err := process.UserRepositoryPermission(ctx, tx, userID, rr.ID, rr.Permissions, m); err != nil {
 				return err
 			}
+		}
+	}
+	// An association GitHub no longer lists is gone: the user lost the
+	// repository (removed as a collaborator, left the organization).
+	had, err := models.GithubUserRepositoryAssociations(qm.Select(models.GithubUserRepositoryAssociationColumns.RepoID),
+		models.GithubUserRepositoryAssociationWhere.UserID.EQ(userID)).All(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("the user's stored associations: %w", err)
+	}
+	for _, a := range had {
+		if reachable[a.RepoID] {
+			continue
+		}
+		if err := process.DeleteUserRepositoryAssociation(ctx, tx, userID, a.RepoID, m); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {

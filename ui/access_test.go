@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-github/v60/github"
+
 	"github.com/webhookdb/webhookdb/ghfake"
+	"github.com/webhookdb/webhookdb/process"
 )
 
 func TestReachRepo(t *testing.T) {
@@ -109,5 +112,58 @@ func TestReachFromGitHub(t *testing.T) {
 	s.gh.FailNext(1, 502)
 	if _, err := s.ui.reach(ctx, "user-0", s.gh.UserToken("user-0")); !errors.Is(err, errGitHubUnreachable) {
 		t.Errorf("GitHub failing: %v, want errGitHubUnreachable", err)
+	}
+}
+
+// TestReachForgetsLostAssociations: the user's association with a stored
+// repository GitHub no longer lists for them (removed as a collaborator,
+// gone from the organization) is removed when their reach is read; the
+// ones it lists are kept.
+func TestReachForgetsLostAssociations(t *testing.T) {
+	s := newGHSite(t, ghfake.Options{})
+	ctx := context.Background()
+	if _, err := s.gh.AddOrganization("lost-org", "user-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.gh.CreateRepo(ctx, "lost-org", "was-mine", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.gh.InstallApp(ctx, "lost-org", nil); err != nil {
+		t.Fatal(err)
+	}
+	lostID, _, _, _ := storeRepo(t, s.gh, "lost-org", "was-mine")
+	keptID, _, _, _ := storeRepo(t, s.gh, "org-0", "repo-0")
+	var user0 *github.User
+	for _, u := range s.gh.World().Users() {
+		if u.GetLogin() == "user-0" {
+			user0 = u
+		}
+	}
+	if user0 == nil {
+		t.Fatal("ghfake has no user-0")
+	}
+	// As a member event once said, before user-0 lost the repository.
+	old := process.Meta{Via: process.ViaWebhook, FetchedAt: s.gh.Now().Add(-time.Hour)}
+	if _, err := process.User(ctx, env.DB, user0, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := process.UserRepositoryPermissionLevel(ctx, env.DB, user0.GetID(), lostID, "write", old); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ui.reach(ctx, "user-0", s.gh.UserToken("user-0")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		repo int64
+		want int
+	}{{lostID, 0}, {keptID, 1}} {
+		var n int
+		if err := env.DB.QueryRow(`SELECT count(*) FROM github_user_repository_association WHERE user_id = $1 AND repo_id = $2`,
+			user0.GetID(), c.repo).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != c.want {
+			t.Errorf("associations of user-0 with repository %d: %d, want %d", c.repo, n, c.want)
+		}
 	}
 }
