@@ -32,11 +32,27 @@ for pkg in "${pkgs[@]}"; do
 	fi
 	for name in $targets; do
 		echo "== fuzz $pkg $name ($FUZZTIME)"
-		if ! $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" \
-			-fuzzminimizetime "$FUZZMINIMIZETIME" "$pkg"; then
-			echo "fuzz: $name in $pkg FAILED (crasher under ${pkg%/}/testdata/fuzz/$name/)" >&2
-			exit 1
+		corpus="${pkg%/}/testdata/fuzz/$name"
+		before=$(ls "$corpus" 2>/dev/null | sort || true)
+		log=$(mktemp)
+		if $GO test -run '^$' -fuzz "^$name\$" -fuzztime "$FUZZTIME" \
+			-fuzzminimizetime "$FUZZMINIMIZETIME" "$pkg" 2>&1 | tee "$log"; then
+			rm -f "$log"
+			continue
 		fi
+		after=$(ls "$corpus" 2>/dev/null | sort || true)
+		# Go 1.26's fuzz coordinator can end a duration-bound run with a
+		# bare "context deadline exceeded" and no input at all
+		# (golang/go#75804, fixed in Go 1.27): only a crasher written to
+		# the corpus is a failure of ours.
+		if [[ "$before" == "$after" ]] && grep -q '^    context deadline exceeded$' "$log"; then
+			echo "fuzz: $name in $pkg: Go's fuzztime race (golang/go#75804), no crasher written; passed" >&2
+			rm -f "$log"
+			continue
+		fi
+		rm -f "$log"
+		echo "fuzz: $name in $pkg FAILED (crasher under $corpus/)" >&2
+		exit 1
 	done
 done
 echo "fuzz: all targets passed"
