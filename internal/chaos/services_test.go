@@ -91,7 +91,11 @@ func (c *pgCluster) pgctl(ctx context.Context, action string, args ...string) er
 // did not come back is shown with its log's tail.
 func (c *pgCluster) restart(ctx context.Context) error {
 	if err := c.pgctl(ctx, "stop", "-m", "fast"); err != nil {
-		return err
+		// A server that went down by itself is an outage too: it is
+		// started again like a stopped one; why it went is in its log.
+		if asPostgres(ctx, filepath.Join(pgBin, "pg_ctl"), "status", "-D", c.data).Run() == nil {
+			return err // running, and it would not stop
+		}
 	}
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
