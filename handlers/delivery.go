@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/webhookdb/webhookdb/internal/pgretry"
 	"github.com/webhookdb/webhookdb/jobs"
 	"github.com/webhookdb/webhookdb/process"
 )
@@ -168,11 +168,11 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) (outcome, erro
 	status, after, err := b.store(ctx, d, apply)
 	// A deadlock victim or serialization failure is rolled back whole and
 	// succeeds when run again; GitHub would not redeliver a 500 by itself.
-	for attempt := 2; err != nil && isRetryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
+	for attempt := 2; err != nil && pgretry.Retryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
 		logger.Warn().Err(err).Int("attempt", attempt).Msg("delivery transaction aborted by the database; retrying")
 		// Back off a little, with jitter, so the transaction that won the
 		// deadlock takes the rows first instead of meeting us again.
-		if !waitRetry(ctx, attempt) {
+		if !pgretry.Wait(ctx, attempt, 100*time.Millisecond) {
 			break
 		}
 		status, after, err = b.store(ctx, d, apply)
@@ -216,27 +216,6 @@ func isDataError(err error) bool {
 // maxStoreAttempts bounds the runs of a delivery's transaction that the
 // database aborted to break a deadlock or a serialization conflict.
 const maxStoreAttempts = 3
-
-// waitRetry waits before run attempt of a delivery: about 100 ms per
-// earlier attempt, with jitter. It is false when ctx ends first.
-func waitRetry(ctx context.Context, attempt int) bool {
-	d := time.Duration(attempt-1)*100*time.Millisecond + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// isRetryable is true when PostgreSQL aborted the transaction only because
-// of concurrent ones (class 40: deadlock, serialization failure).
-func isRetryable(err error) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
-}
 
 // duplicate is the status answered for a GUID already stored.
 const duplicate = "duplicate"

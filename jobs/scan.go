@@ -6,13 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/volatiletech/sqlboiler/v4/boil"
 	"github.com/volatiletech/sqlboiler/v4/queries/qm"
 
+	"github.com/webhookdb/webhookdb/internal/pgretry"
 	"github.com/webhookdb/webhookdb/models"
 )
 
@@ -203,9 +202,9 @@ func (e *engine) withTx(ctx context.Context, what string, fn func(tx *sql.Tx) er
 	// and succeeds when run again: many deliveries and pages writing the
 	// same users at once meet this, and failing the job for it would spend
 	// one of its few tries (and, on the last, lose the page).
-	for attempt := 2; err != nil && isRetryableTx(err) && attempt <= maxTxAttempts && ctx.Err() == nil; attempt++ {
+	for attempt := 2; err != nil && pgretry.Retryable(err) && attempt <= maxTxAttempts && ctx.Err() == nil; attempt++ {
 		e.deps.Logger.Debug().Err(err).Str("what", what).Int("attempt", attempt).Msg("transaction aborted by the database; running it again")
-		if !waitTxRetry(ctx, attempt) {
+		if !pgretry.Wait(ctx, attempt, 50*time.Millisecond) {
 			break
 		}
 		err = e.runTx(ctx, what, fn)
@@ -230,26 +229,4 @@ func (e *engine) runTx(ctx context.Context, what string, fn func(tx *sql.Tx) err
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
 	return nil
-}
-
-// isRetryableTx is true when PostgreSQL aborted the transaction only
-// because of concurrent ones (class 40: deadlock, serialization failure).
-func isRetryableTx(err error) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && (pg.Code == "40P01" || pg.Code == "40001")
-}
-
-// waitTxRetry waits before run attempt: about 50 ms per earlier attempt,
-// with jitter, so the transaction that won takes its rows first. It is
-// false when ctx ends first.
-func waitTxRetry(ctx context.Context, attempt int) bool {
-	d := time.Duration(attempt-1)*50*time.Millisecond + time.Duration(rand.Int64N(int64(50*time.Millisecond)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
