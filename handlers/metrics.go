@@ -1,11 +1,12 @@
 package handlers
 
 import (
-	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/webhookdb/webhookdb/internal/promreg"
 )
 
 // metrics of the webhook endpoint, registered on the app's registry.
@@ -29,27 +30,9 @@ func newMetrics(reg prometheus.Registerer, logger zerolog.Logger) *metrics {
 	if reg == nil {
 		return m
 	}
-	m.deliveries = register(reg, m.deliveries, logger)
-	m.duration = register(reg, m.duration, logger)
+	m.deliveries = promreg.Register(reg, m.deliveries, logger, "webhook")
+	m.duration = promreg.Register(reg, m.duration, logger, "webhook")
 	return m
-}
-
-// register adds c to reg, or reuses the collector already registered under
-// its name (a second endpoint built on the same registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, logger zerolog.Logger) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		// A clash with a different collector is a mistake in the app's
-		// assembly; counting into an unregistered collector keeps the
-		// webhook working meanwhile.
-		logger.Error().Err(err).Msg("register webhook metrics")
-	}
-	return c
 }
 
 func (m *metrics) observe(event, status string, elapsed time.Duration) {

@@ -1,7 +1,6 @@
 package jobs
 
 import (
-	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -9,6 +8,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
+
+	"github.com/webhookdb/webhookdb/internal/promreg"
 )
 
 // jobMetrics are the jobs' Prometheus metrics. Every engine of a process
@@ -116,40 +117,22 @@ func newJobMetrics(reg prometheus.Registerer, logger zerolog.Logger) *jobMetrics
 	if reg == nil {
 		return m
 	}
-	m.runs = register(reg, m.runs, logger)
-	m.duration = register(reg, m.duration, logger)
-	m.catchupListed = register(reg, m.catchupListed, logger)
-	m.catchupAsked = register(reg, m.catchupAsked, logger)
-	m.catchupRecovered = register(reg, m.catchupRecovered, logger)
-	m.catchupRuns = register(reg, m.catchupRuns, logger)
-	m.replays = register(reg, m.replays, logger)
-	m.replayGiveUps = register(reg, m.replayGiveUps, logger)
-	m.reconcileRuns = register(reg, m.reconcileRuns, logger)
-	m.reconcileRequests = register(reg, m.reconcileRequests, logger)
-	m.reconcileNotModified = register(reg, m.reconcileNotModified, logger)
-	m.retained = register(reg, m.retained, logger)
-	m.rateRemaining = register(reg, m.rateRemaining, logger)
-	m.rateLimit = register(reg, m.rateLimit, logger)
-	m.rateReset = register(reg, m.rateReset, logger)
+	m.runs = promreg.Register(reg, m.runs, logger, "job")
+	m.duration = promreg.Register(reg, m.duration, logger, "job")
+	m.catchupListed = promreg.Register(reg, m.catchupListed, logger, "job")
+	m.catchupAsked = promreg.Register(reg, m.catchupAsked, logger, "job")
+	m.catchupRecovered = promreg.Register(reg, m.catchupRecovered, logger, "job")
+	m.catchupRuns = promreg.Register(reg, m.catchupRuns, logger, "job")
+	m.replays = promreg.Register(reg, m.replays, logger, "job")
+	m.replayGiveUps = promreg.Register(reg, m.replayGiveUps, logger, "job")
+	m.reconcileRuns = promreg.Register(reg, m.reconcileRuns, logger, "job")
+	m.reconcileRequests = promreg.Register(reg, m.reconcileRequests, logger, "job")
+	m.reconcileNotModified = promreg.Register(reg, m.reconcileNotModified, logger, "job")
+	m.retained = promreg.Register(reg, m.retained, logger, "job")
+	m.rateRemaining = promreg.Register(reg, m.rateRemaining, logger, "job")
+	m.rateLimit = promreg.Register(reg, m.rateLimit, logger, "job")
+	m.rateReset = promreg.Register(reg, m.rateReset, logger, "job")
 	return m
-}
-
-// register adds c to reg, or reuses the collector already registered under
-// its name (another engine of the process on the same registry).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, logger zerolog.Logger) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		// A clash with a different collector is a mistake of the app's
-		// assembly; counting into an unregistered one keeps the jobs
-		// working meanwhile.
-		logger.Error().Err(err).Msg("register job metrics")
-	}
-	return c
 }
 
 // observeJob counts one job run and its time.

@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"migrations":        nil,
 	"internal/httpjson": nil,
 	"internal/pgretry":  nil,
+	"internal/promreg":  nil,
 	"internal/testutil": {"migrations"},
 	"internal/layering": nil,
 	"internal/chaos":    nil, // its harness is tests under the chaos build tag
