@@ -32,6 +32,11 @@ type Deps struct {
 	// webhook requests; past it a request answers 503 unread. 0 means
 	// DefaultMaxBodyBytesInFlight; it is never below MaxBodyBytes.
 	MaxBodyBytesInFlight int64
+	// CommitLanes is how many group-commit transactions may run at once
+	// (each on its own connection); 0 means 8. MaxBatch caps the
+	// deliveries of one transaction; 0 means 32, 1 turns group commit off.
+	CommitLanes int
+	MaxBatch    int
 }
 
 // Scheduler is the part of *jobs.Scheduler the handlers use to queue
@@ -56,6 +61,9 @@ type Base struct {
 	RevokedRetention time.Duration
 
 	metrics *metrics
+	// commits groups the deliveries that arrive together into one
+	// transaction (groupcommit.go); nil stores each alone.
+	commits *committer
 	// hooks lets tests act at a precise point of a delivery (the database
 	// going away before commit) without sleeping.
 	hooks *hooks
@@ -65,11 +73,18 @@ type hooks struct {
 	// beforeCommit runs after the effect is written, before the commit;
 	// an error fails the delivery there.
 	beforeCommit func() error
+	// queued runs when a delivery waits in its lane for the running
+	// batch to end (groupcommit.go).
+	queued func()
 }
 
 // NewBase builds the Base every handler embeds.
 func NewBase(d Deps) Base {
-	return Base{DB: d.DB, Scheduler: d.Scheduler, GitHub: d.GitHub, Logger: d.Logger, RevokedRetention: d.RevokedRetention, metrics: newMetrics(d.Metrics, d.Logger)}
+	b := Base{DB: d.DB, Scheduler: d.Scheduler, GitHub: d.GitHub, Logger: d.Logger, RevokedRetention: d.RevokedRetention, metrics: newMetrics(d.Metrics, d.Logger)}
+	if d.MaxBatch != 1 {
+		b.commits = newCommitter(d.CommitLanes, d.MaxBatch)
+	}
+	return b
 }
 
 // Handlers are every event handler, in dispatch order.

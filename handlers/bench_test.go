@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // benchBodies makes n distinct deliveries of one fixture: each its own
@@ -78,5 +79,47 @@ func BenchmarkWebhookDelivery(b *testing.B) {
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
 			})
 		}
+	}
+}
+
+// BenchmarkBusyRepository: 16 senders delivering issue edits of one
+// repository (its issues and sender shared, as a busy repository's are),
+// with group commit and without, in one run.
+func BenchmarkBusyRepository(b *testing.B) {
+	for _, c := range []struct {
+		name     string
+		maxBatch int
+	}{{"group-commit", 0}, {"alone", 1}} {
+		b.Run(c.name, func(b *testing.B) {
+			env.Truncate(b)
+			h := newHarness(b, harnessOptions{quiet: true, maxBatch: c.maxBatch})
+			base := fixture(b, "issues/edited.payload.json")
+			bodies := make([][]byte, 400)
+			start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+			for i := range bodies {
+				bodies[i] = edit(b, base, func(m map[string]any) {
+					is := obj(m, "issue")
+					id, _ := is["id"].(json.Number).Int64()
+					is["id"] = json.Number(fmt.Sprint(id + int64(i%50)))
+					is["number"] = json.Number(fmt.Sprint(1 + i%50))
+					is["updated_at"] = start.Add(time.Duration(i) * time.Second).Format(time.RFC3339)
+				})
+			}
+			prefix := fmt.Sprintf("busy-%s-%d-", c.name, time.Now().UnixNano())
+			var seq atomic.Int64
+			b.SetParallelism(8) // 16 senders on 2 cores
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := seq.Add(1)
+					body := bodies[int(i)%len(bodies)]
+					res, err := h.tryPost("issues", prefix+fmt.Sprint(i), sign(testSecret, body), body)
+					if err != nil || res.code != http.StatusOK {
+						b.Errorf("delivery answered %d %s: %v", res.code, res.body, err)
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "deliveries/s")
+		})
 	}
 }

@@ -14,6 +14,9 @@ import (
 // the sender, the repository (a full object) and the installation. Their
 // staleness never blocks the main object.
 func (b *Base) storeEnvelope(ctx context.Context, tx *deliveryTx, repo *github.Repository, inst *github.Installation, sender *github.User) error {
+	if tx.envelopeStored {
+		return nil
+	}
 	if sender != nil && sender.ID != nil && sender.Login != nil {
 		if _, err := process.User(ctx, tx, sender, tx.meta); err != nil {
 			return fmt.Errorf("store sender %s: %w", sender.GetLogin(), err)

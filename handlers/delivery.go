@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-github/v60/github"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
@@ -57,6 +58,23 @@ type delivery struct {
 	// replay is true when the delivery is processed again from its stored
 	// payload (jobs' replay), which then records it as recovered by replay.
 	replay bool
+	// wrapping is what the payload carries around its main object, for a
+	// handler whose effect starts with storeEnvelope of exactly these: a
+	// group commit then writes the envelopes of a batch together.
+	wrapping *aroundObjects
+}
+
+// aroundObjects: see delivery.wrapping.
+type aroundObjects struct {
+	repo   *github.Repository
+	inst   *github.Installation
+	sender *github.User
+}
+
+// around names the envelope the delivery's effect stores first.
+func (d delivery) around(repo *github.Repository, inst *github.Installation, sender *github.User) delivery {
+	d.wrapping = &aroundObjects{repo: repo, inst: inst, sender: sender}
+	return d
 }
 
 // outcome is what storing a delivery came to. run returns it as a value;
@@ -79,6 +97,9 @@ type deliveryTx struct {
 	// recovered is true for a delivery catch-up asked GitHub to send
 	// again: see refreshRecovered.
 	recovered bool
+	// envelopeStored: its batch has written the delivery's envelope, so
+	// storeEnvelope has nothing left to do.
+	envelopeStored bool
 }
 
 // refreshRecovered queues, for a delivery catch-up recovered, a fetch of
@@ -165,18 +186,13 @@ func (b *Base) run(ctx context.Context, d delivery, apply effect) (outcome, erro
 		return out, &PayloadError{Event: d.event, Err: errors.New("missing X-GitHub-Delivery header")}
 	}
 
-	status, after, err := b.store(ctx, d, apply)
-	// A deadlock victim or serialization failure is rolled back whole and
-	// succeeds when run again; GitHub would not redeliver a 500 by itself.
-	for attempt := 2; err != nil && pgretry.Retryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
-		logger.Warn().Err(err).Int("attempt", attempt).Msg("delivery transaction aborted by the database; retrying")
-		// Back off a little, with jitter, so the transaction that won the
-		// deadlock takes the rows first instead of meeting us again.
-		if !pgretry.Wait(ctx, attempt, 100*time.Millisecond) {
-			break
-		}
-		status, after, err = b.store(ctx, d, apply)
+	var res commitResult
+	if b.commits != nil {
+		res = b.commits.commit(ctx, b, d, apply)
+	} else {
+		res = b.storeAlone(ctx, d, apply)
 	}
+	status, after, err := res.status, res.after, res.err
 	if err != nil {
 		out.status = StatusFailed
 		recordFailure(ctx, b.DB, d, err)
@@ -213,6 +229,24 @@ func isDataError(err error) bool {
 	return errors.As(err, &pg) && strings.HasPrefix(pg.Code, "22")
 }
 
+// storeAlone stores one delivery in its own transaction, run again when
+// the database aborted it for a deadlock or a serialization conflict: such
+// a transaction is rolled back whole and succeeds when run again; GitHub
+// would not redeliver a 500 by itself.
+func (b *Base) storeAlone(ctx context.Context, d delivery, apply effect) commitResult {
+	status, after, err := b.store(ctx, d, apply)
+	for attempt := 2; err != nil && pgretry.Retryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
+		zerolog.Ctx(ctx).Warn().Err(err).Int("attempt", attempt).Msg("delivery transaction aborted by the database; retrying")
+		// Back off a little, with jitter, so the transaction that won the
+		// deadlock takes the rows first instead of meeting us again.
+		if !pgretry.Wait(ctx, attempt, 100*time.Millisecond) {
+			break
+		}
+		status, after, err = b.store(ctx, d, apply)
+	}
+	return commitResult{status: status, after: after, err: err}
+}
+
 // maxStoreAttempts bounds the runs of a delivery's transaction that the
 // database aborted to break a deadlock or a serialization conflict.
 const maxStoreAttempts = 3
@@ -222,12 +256,6 @@ const duplicate = "duplicate"
 
 // store runs one attempt of a delivery's transaction and returns its
 // status and the follow-up work to queue now that it is committed.
-//
-// Its two statements on webhook_delivery stay hand-written SQL: they are
-// the hot path of every delivery, the claim is a conditional upsert
-// (DO UPDATE ... WHERE status = 'failed' RETURNING) that the models'
-// Upsert cannot state, and the final update takes the database's now()
-// without the query builder's allocations.
 func (b *Base) store(ctx context.Context, d delivery, apply effect) (string, []func(context.Context) error, error) {
 	tx, err := b.DB.BeginTx(ctx, nil)
 	if err != nil {
@@ -235,53 +263,17 @@ func (b *Base) store(ctx context.Context, d delivery, apply effect) (string, []f
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after commit
 
-	// Claiming the GUID first serializes two copies of one delivery: the
-	// second waits on the primary key until the first commits, then finds
-	// it done.
-	var claimed string
-	var installationGone bool
-	var askedAt sql.NullTime
-	// A delivery that catch-up asked GitHub to redeliver carries, in
-	// catchup_request, the time GitHub first sent it: its data is as of
-	// then, which orders what has no updated_at (reviews, collaborators).
-	// The same statement marks the request recovered and the delivery as
-	// recovered by catch-up (or by replay), so recovery costs no round trip.
-	err = tx.QueryRowContext(ctx, `
-WITH asked AS (
-  UPDATE catchup_request SET recovered_at = COALESCE(recovered_at, now()) WHERE guid = $1 RETURNING delivered_at
-)
-INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, status, error, payload, recovered_by)
-VALUES ($1, $2, $3, $4, $5, $6, 'processed', NULL, $7::jsonb,
-  CASE WHEN $8 THEN 'replay' WHEN EXISTS (SELECT 1 FROM asked) THEN 'catchup' END)
-ON CONFLICT (delivery_id) DO UPDATE SET
-  event = EXCLUDED.event, action = EXCLUDED.action, installation_id = EXCLUDED.installation_id,
-  repo_id = EXCLUDED.repo_id, received_at = EXCLUDED.received_at, status = 'processed',
-  error = NULL, processed_at = NULL, payload = EXCLUDED.payload, recovered_by = EXCLUDED.recovered_by
-WHERE webhook_delivery.status = 'failed'
-RETURNING delivery_id,
-  EXISTS (SELECT 1 FROM github_installation WHERE id = $4 AND deleted_at IS NOT NULL),
-  (SELECT delivered_at FROM asked)`,
-		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, jsonText(d.payload), d.replay,
-	).Scan(&claimed, &installationGone, &askedAt)
-	if errors.Is(err, sql.ErrNoRows) {
+	c, err := claim(ctx, tx, d)
+	if err != nil {
+		return "", nil, err
+	}
+	if !c.claimed {
 		zerolog.Ctx(ctx).Info().Msg("delivery already stored; nothing to do")
 		return duplicate, nil, nil
 	}
-	if err != nil {
-		return "", nil, fmt.Errorf("claim %s delivery %s: %w", d.event, d.id, err)
-	}
-
-	asOf := d.received
-	if askedAt.Valid && askedAt.Time.Before(asOf) {
-		asOf = askedAt.Time
-	}
-	dtx := &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: asOf}, recovered: askedAt.Valid}
+	dtx := c.tx(tx, d)
 	status := StatusProcessed
-	if installationGone && !aboutInstallation[d.event] {
-		// A late delivery from an installation that was deleted: access
-		// has ended, so its data is not stored again (it may have been
-		// purged as private). Read in the claim, no extra round trip.
-		zerolog.Ctx(ctx).Info().Int64("installation_id", d.installationID).Msg("delivery from a deleted installation; nothing stored")
+	if c.skip(ctx, d) {
 		status = StatusStale
 	} else {
 		mainObject, err := apply(ctx, dtx)
@@ -292,18 +284,116 @@ RETURNING delivery_id,
 			status = StatusStale
 		}
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE webhook_delivery SET status = $2, processed_at = now() WHERE delivery_id = $1`, d.id, status); err != nil {
-		return "", nil, fmt.Errorf("record %s delivery %s as %s: %w", d.event, d.id, status, err)
-	}
-	if b.hooks != nil && b.hooks.beforeCommit != nil {
-		if err := b.hooks.beforeCommit(); err != nil {
-			return "", nil, fmt.Errorf("before commit of %s delivery %s: %w", d.event, d.id, err)
+	if status != StatusProcessed {
+		if err := markStale(ctx, tx, []string{d.id}); err != nil {
+			return "", nil, err
 		}
+	}
+	if err := b.beforeCommit(); err != nil {
+		return "", nil, fmt.Errorf("before commit of %s delivery %s: %w", d.event, d.id, err)
 	}
 	if err := tx.Commit(); err != nil {
 		return "", nil, fmt.Errorf("commit %s delivery %s: %w", d.event, d.id, err)
 	}
 	return status, dtx.after, nil
+}
+
+func (b *Base) beforeCommit() error {
+	if b.hooks != nil && b.hooks.beforeCommit != nil {
+		return b.hooks.beforeCommit()
+	}
+	return nil
+}
+
+// claimed is what the claim of a delivery's GUID found.
+type claimed struct {
+	claimed bool // false: the GUID is stored already (a redelivery)
+	// installationGone: the delivery's installation is stored as deleted.
+	installationGone bool
+	// askedAt is when GitHub first sent a delivery catch-up asked it to
+	// send again.
+	askedAt sql.NullTime
+}
+
+// claim inserts d's row in webhook_delivery, as processed (a later
+// statement marks it stale when it is), unless the GUID is stored already
+// with another status than failed.
+//
+// Hand-written SQL, on the hot path of every delivery: the claim is a
+// conditional upsert (DO UPDATE ... WHERE status = 'failed' RETURNING)
+// that the models' Upsert cannot state. Claiming the GUID first serializes
+// two copies of one delivery: the second waits on the primary key until
+// the first commits, then finds it done; in one batch, the second finds the
+// first's row and is a duplicate.
+//
+// A delivery that catch-up asked GitHub to redeliver carries, in
+// catchup_request, the time GitHub first sent it: its data is as of then,
+// which orders what has no updated_at (reviews, collaborators). The same
+// statement marks the request recovered and the delivery as recovered by
+// catch-up (or by replay), so recovery costs no round trip. processed_at is
+// the transaction's start (now()), as a later update would set it.
+func claim(ctx context.Context, tx *sql.Tx, d delivery) (claimed, error) {
+	var c claimed
+	var guid string
+	err := tx.QueryRowContext(ctx, `
+WITH asked AS (
+  UPDATE catchup_request SET recovered_at = COALESCE(recovered_at, now()) WHERE guid = $1 RETURNING delivered_at
+)
+INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, processed_at, status, error, payload, recovered_by)
+VALUES ($1, $2, $3, $4, $5, $6, now(), 'processed', NULL, $7::jsonb,
+  CASE WHEN $8 THEN 'replay' WHEN EXISTS (SELECT 1 FROM asked) THEN 'catchup' END)
+ON CONFLICT (delivery_id) DO UPDATE SET
+  event = EXCLUDED.event, action = EXCLUDED.action, installation_id = EXCLUDED.installation_id,
+  repo_id = EXCLUDED.repo_id, received_at = EXCLUDED.received_at, status = 'processed',
+  error = NULL, processed_at = now(), payload = EXCLUDED.payload, recovered_by = EXCLUDED.recovered_by
+WHERE webhook_delivery.status = 'failed'
+RETURNING delivery_id,
+  EXISTS (SELECT 1 FROM github_installation WHERE id = $4 AND deleted_at IS NOT NULL),
+  (SELECT delivered_at FROM asked)`,
+		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, jsonText(d.payload), d.replay,
+	).Scan(&guid, &c.installationGone, &c.askedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("claim %s delivery %s: %w", d.event, d.id, err)
+	}
+	c.claimed = true
+	return c, nil
+}
+
+// tx is the delivery's view of the transaction: its data is as of its
+// first arrival (or of when GitHub first sent it, for one catch-up asked
+// for again).
+func (c claimed) tx(tx *sql.Tx, d delivery) *deliveryTx {
+	asOf := d.received
+	if c.askedAt.Valid && c.askedAt.Time.Before(asOf) {
+		asOf = c.askedAt.Time
+	}
+	return &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: asOf}, recovered: c.askedAt.Valid}
+}
+
+// skip is true for a late delivery from an installation that was deleted:
+// access has ended, so its data is not stored again (it may have been
+// purged as private). Read in the claim, no extra round trip.
+func (c claimed) skip(ctx context.Context, d delivery) bool {
+	if c.installationGone && !aboutInstallation[d.event] {
+		zerolog.Ctx(ctx).Info().Int64("installation_id", d.installationID).Msg("delivery from a deleted installation; nothing stored")
+		return true
+	}
+	return false
+}
+
+// markStale records deliveries whose main object was stale (or that were
+// not stored at all) as stale.
+func markStale(ctx context.Context, tx *sql.Tx, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE webhook_delivery SET status = 'stale' WHERE delivery_id = ANY($1)`, ids); err != nil {
+		return fmt.Errorf("record %d deliveries as stale: %w", len(ids), err)
+	}
+	return nil
 }
 
 // aboutInstallation are the events about the installation itself, which

@@ -25,7 +25,7 @@ func (h *IssueComment) Handle(ctx context.Context, eventType, deliveryID string,
 		return invalid(d, "issue_comment event without repository, issue or comment")
 	}
 	repoID := ev.Repo.GetID()
-	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d.around(ev.Repo, ev.Installation, ev.Sender), func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

@@ -31,7 +31,7 @@ func (h *Issues) Handle(ctx context.Context, eventType, deliveryID string, paylo
 		return invalid(d, "issues event without repository or issue")
 	}
 	repoID := ev.Repo.GetID()
-	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d.around(ev.Repo, ev.Installation, ev.Sender), func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

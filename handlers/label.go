@@ -23,7 +23,7 @@ func (h *Label) Handle(ctx context.Context, eventType, deliveryID string, payloa
 		return invalid(d, "label event without repository or label")
 	}
 	repoID := ev.Repo.GetID()
-	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d.around(ev.Repo, ev.Installation, ev.Sender), func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

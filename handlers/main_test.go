@@ -99,6 +99,8 @@ type harnessOptions struct {
 	scheduler Scheduler
 	// retention is Deps.RevokedRetention.
 	retention time.Duration
+	// maxBatch is Deps.MaxBatch (1: no group commit).
+	maxBatch int
 }
 
 // unreachableKey is one app key for every unreachable client creator:
@@ -157,6 +159,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 		WebhookSecret:    o.secret,
 		MaxBodyBytes:     o.maxBody,
 		RevokedRetention: o.retention,
+		MaxBatch:         o.maxBatch,
 	}
 	if testing.Verbose() && !o.quiet {
 		d.Logger = zerolog.New(zerolog.NewTestWriter(t))

@@ -74,7 +74,7 @@ func (h *Member) Handle(ctx context.Context, eventType, deliveryID string, paylo
 			level, queueLevel = "", installationID != 0
 		}
 	}
-	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d.around(ev.Repo, ev.Installation, ev.Sender), func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

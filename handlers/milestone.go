@@ -22,7 +22,7 @@ func (h *Milestone) Handle(ctx context.Context, eventType, deliveryID string, pa
 		return invalid(d, "milestone event without repository or milestone")
 	}
 	repoID := ev.Repo.GetID()
-	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d.around(ev.Repo, ev.Installation, ev.Sender), func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

@@ -21,7 +21,7 @@ func (h *PullRequestReview) Handle(ctx context.Context, eventType, deliveryID st
 	if ev.Repo == nil || ev.Repo.ID == nil || ev.PullRequest == nil || ev.PullRequest.ID == nil || ev.Review == nil || ev.Review.ID == nil {
 		return invalid(d, "pull_request_review event without repository, pull request or review")
 	}
-	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d.around(ev.Repo, ev.Installation, ev.Sender), func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

@@ -22,7 +22,7 @@ func (h *PullRequestReviewComment) Handle(ctx context.Context, eventType, delive
 	if ev.Repo == nil || ev.Repo.ID == nil || ev.PullRequest == nil || ev.PullRequest.ID == nil || ev.Comment == nil || ev.Comment.ID == nil {
 		return invalid(d, "pull_request_review_comment event without repository, pull request or comment")
 	}
-	return h.deliver(ctx, d, func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
+	return h.deliver(ctx, d.around(ev.Repo, ev.Installation, ev.Sender), func(ctx context.Context, tx *deliveryTx) (process.Outcome, error) {
 		if err := h.storeEnvelope(ctx, tx, ev.Repo, ev.Installation, ev.Sender); err != nil {
 			return 0, err
 		}

@@ -89,6 +89,10 @@ type row struct {
 	vals    []any
 	partial bool      // merge: no column of the stored row is set to NULL
 	version time.Time // among duplicates in one batch, the newest is kept
+	// fetchedAt, when set, is this row's own as-of moment instead of the
+	// statement's Meta.FetchedAt: rows of several deliveries committed
+	// together (a group commit) each keep their delivery's.
+	fetchedAt time.Time
 }
 
 // viaColumn is the replication timestamp column m stamps.
@@ -154,7 +158,9 @@ func dedup(rows []row, partial bool) []row {
 			continue
 		}
 		if i, ok := idx[r.key]; ok {
-			if !r.version.Before(out[i].version) {
+			// The newest version wins; of equal versions, the one as of
+			// the later moment (the guard's own rule), then the later one.
+			if v := r.version.Compare(out[i].version); v > 0 || v == 0 && !r.fetchedAt.Before(out[i].fetchedAt) {
 				out[i] = r
 			}
 			continue
@@ -184,7 +190,11 @@ func upsertChunk(ctx context.Context, exec boil.ContextExecutor, s *spec, via st
 			return fmt.Errorf("upsert %s: %d values for %d columns", s.table, len(r.vals), len(s.cols))
 		}
 		args = append(args, r.vals...)
-		args = append(args, fetchedAt)
+		if !r.fetchedAt.IsZero() {
+			args = append(args, r.fetchedAt)
+		} else {
+			args = append(args, fetchedAt)
+		}
 	}
 	res, err := exec.QueryContext(ctx, q, args...)
 	if err != nil {
