@@ -85,15 +85,35 @@ func deleteAndBury(ctx context.Context, tx *deliveryTx, kind string, id int64, d
 }
 
 // decode parses a payload into its event type and describes its delivery;
-// a payload that does not parse is a PayloadError (400).
+// a payload that does not parse is a PayloadError (400). The description
+// comes from the parsed event when it has the envelope's getters (every
+// event about a repository does): the payload, tens of kilobytes, is then
+// parsed once, not twice.
 func decode[T any](eventType, deliveryID string, payload []byte) (*T, delivery, error) {
 	var ev T
 	if err := parsePayload(eventType, deliveryID, payload, &ev); err != nil {
 		return nil, delivery{}, err
+	}
+	if e, ok := any(&ev).(envelopeGetters); ok {
+		return &ev, delivery{
+			event:          eventType,
+			id:             deliveryID,
+			action:         e.GetAction(),
+			installationID: e.GetInstallation().GetID(),
+			repoID:         e.GetRepo().GetID(),
+			payload:        payload,
+		}, nil
 	}
 	d, err := newDelivery(eventType, deliveryID, payload)
 	if err != nil {
 		return nil, delivery{}, err
 	}
 	return &ev, d, nil
+}
+
+// envelopeGetters are go-github's getters of the fields newDelivery reads.
+type envelopeGetters interface {
+	GetAction() string
+	GetInstallation() *github.Installation
+	GetRepo() *github.Repository
 }
