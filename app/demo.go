@@ -35,6 +35,8 @@ type demoOptions struct {
 	comments    int
 	activity    time.Duration
 	steps       int
+	plain       bool
+	logFile     string
 }
 
 const (
@@ -57,6 +59,9 @@ type demoHooks struct {
 	batches int64
 	// activityDone is called when the activity stops.
 	activityDone func()
+	// terminal replaces the check of stdout for a terminal (nil: the
+	// process's real one), so a test can choose the panel.
+	terminal terminalFunc
 }
 
 func demoFlags(fs *flag.FlagSet, cc *cmdContext) {
@@ -72,6 +77,8 @@ func demoFlags(fs *flag.FlagSet, cc *cmdContext) {
 	fs.IntVar(&o.comments, "seed-comments", 2, "comments per issue and pull request")
 	fs.DurationVar(&o.activity, "activity", 2*time.Second, "send a batch of simulated webhooks this often (0: none)")
 	fs.IntVar(&o.steps, "activity-steps", 3, "changes (webhooks) per batch")
+	fs.BoolVar(&o.plain, "plain", false, "no live panel: print the description and log to stderr, as when stdout is not a terminal")
+	fs.StringVar(&o.logFile, "log-file", "", "write the log to FILE (default with the panel: a new file in the temporary directory; without: stderr)")
 	cc.extra[demoKey] = o
 }
 
@@ -105,11 +112,33 @@ func runDemo(ctx context.Context, cc *cmdContext) error {
 	if err != nil {
 		return err
 	}
-	// A person watches the demo's log, so it is text unless asked otherwise.
+	start := time.Now()
+	hooks := cc.env.demo
+	if hooks == nil {
+		hooks = &demoHooks{}
+	}
+	isTerminal := hooks.terminal
+	if isTerminal == nil {
+		isTerminal = osTerminal
+	}
+	// On a terminal the live panel takes stdout and the log goes to a
+	// file; elsewhere the log streams to stderr as it always did.
+	termSize, usePanel := chooseDemoPanel(o.plain, cc.env.Stdout, isTerminal)
+	logOut, logPath, closeLog, err := openDemoLog(o.logFile, usePanel, cc.env.Stderr)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// The log itself is gone by now, so this is said on stderr.
+		if err := closeLog(); err != nil {
+			fmt.Fprintf(cc.env.Stderr, "webhookdb: demo: close the log file %s: %v\n", logPath, err)
+		}
+	}()
+	// A person reads the demo's log, so it is text unless asked otherwise.
 	if _, set := lookupEnv(cc.env, "WEBHOOKDB_LOG_FORMAT"); !set {
 		cfg.Log.Format = "text"
 	}
-	logger := NewLogger(cfg.Log, cc.env.Stderr)
+	logger := NewLogger(cfg.Log, logOut)
 
 	gh, err := ghfake.New(ghfake.Options{
 		OAuthUser: demoUser,
@@ -180,26 +209,36 @@ func runDemo(ctx context.Context, cc *cmdContext) error {
 		logger.Info().Int64("installation_id", in.GetID()).Str("delivery", d.GUID).
 			Msg("demo: app installed; installation.created delivered, backfill queued")
 	}
-	hooks := cc.env.demo
-	if hooks == nil {
-		hooks = &demoHooks{}
-	}
 	if hooks.started != nil {
 		hooks.started(gh)
 	}
-	describeDemo(cc.env.Stdout, cfg, gh, o, in.GetID())
+	describeDemo(cc.env.Stdout, cfg, gh, o, in.GetID(), logPath)
 
 	var wg sync.WaitGroup
+	stats := &demoStats{}
 	if o.activity > 0 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			simulateActivity(runCtx, svc, gh, o, hooks)
+			simulateActivity(runCtx, svc, gh, o, hooks, stats)
+		}()
+	}
+	var panel *demoPanel
+	if usePanel {
+		panel = &demoPanel{out: cc.env.Stdout, size: termSize, db: svc.DB, log: logger, installationID: in.GetID(),
+			since: start, logFile: logPath, stats: stats}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			panel.run(runCtx)
 		}()
 	}
 	err = <-serveErr
 	stop()
 	wg.Wait()
+	if panel != nil {
+		panel.summary(ctx)
+	}
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -305,7 +344,7 @@ func redactURL(raw string) string {
 
 // simulateActivity sends a batch of realistic changes every interval until
 // ctx ends, logging one line per batch.
-func simulateActivity(ctx context.Context, svc *Services, gh *ghfake.Server, o *demoOptions, hooks *demoHooks) {
+func simulateActivity(ctx context.Context, svc *Services, gh *ghfake.Server, o *demoOptions, hooks *demoHooks, stats *demoStats) {
 	log := svc.Logger
 	tick := time.NewTicker(o.activity)
 	defer tick.Stop()
@@ -330,6 +369,9 @@ func simulateActivity(ctx context.Context, svc *Services, gh *ghfake.Server, o *
 				failed++
 			}
 		}
+		stats.batches.Add(1)
+		stats.sent.Add(int64(len(ds)))
+		stats.rejected.Add(int64(failed))
 		ev := log.Info()
 		if err != nil || failed > 0 {
 			ev = log.Warn().AnErr("error", err)
@@ -340,7 +382,7 @@ func simulateActivity(ctx context.Context, svc *Services, gh *ghfake.Server, o *
 }
 
 // describeDemo prints, in words, where everything is and how to use it.
-func describeDemo(out io.Writer, cfg Config, gh *ghfake.Server, o *demoOptions, installationID int64) {
+func describeDemo(out io.Writer, cfg Config, gh *ghfake.Server, o *demoOptions, installationID int64, logPath string) {
 	sz := gh.World().Size()
 	token := gh.InstallationToken(installationID)
 	repo := "repo-0"
@@ -355,7 +397,7 @@ webhookdb demo is running. Ctrl-C stops it.
   Webhooks:          %[3]s sends them to %[1]s/replication;
                      %[10]s
   Database:          %[11]s
-  Redis:             %[12]s (namespace %[13]s)
+  Redis:             %[12]s (namespace %[13]s)%[17]s
 
 Query the replica:
 
@@ -370,7 +412,14 @@ expires in an hour; the scan's progress is at the Location it answers):
   curl -X POST -H "Authorization: Bearer %[14]s" '%[1]s/load/repos/%[5]s/%[15]s?children=true'
 
 `, cfg.PublicURL, demoUser, gh.URL(), gh.APIURL(), demoOrg, sz.Repos, sz.Pulls, sz.Issues, installationID,
-		activityWords(o), redactURL(cfg.DatabaseURL), redactURL(cfg.RedisURL), cfg.Namespace, token, repo, cfg.DatabaseURL)
+		activityWords(o), redactURL(cfg.DatabaseURL), redactURL(cfg.RedisURL), cfg.Namespace, token, repo, cfg.DatabaseURL, logWords(logPath))
+}
+
+func logWords(logPath string) string {
+	if logPath == "" {
+		return ""
+	}
+	return "\n  Log:               " + logPath
 }
 
 func activityWords(o *demoOptions) string {
