@@ -2,7 +2,11 @@ package handlers
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
 	"sync"
+
+	"github.com/rs/zerolog"
 )
 
 // Group commit: deliveries that arrive while a lane's transaction is
@@ -118,7 +122,7 @@ func (c *committer) commit(ctx context.Context, b *Base, d delivery, apply effec
 // lead runs batch (whose first delivery is the caller's), answers the
 // others, and hands the lane on. It returns the caller's result.
 func (c *committer) lead(l *lane, batch []*pending) commitResult {
-	results := batch[0].base.storeBatch(batch)
+	results := storeGuarded(batch)
 	for i := 1; i < len(batch); i++ {
 		batch[i].wake <- wakeup{res: results[i]}
 	}
@@ -137,4 +141,22 @@ func (c *committer) lead(l *lane, batch []*pending) commitResult {
 	l.mu.Unlock()
 	next[0].wake <- wakeup{lead: next}
 	return results[0]
+}
+
+// storeGuarded stores a batch; a panic while storing it (a bug) fails
+// every delivery of the batch with an error instead of leaving the others
+// waiting for an answer that never comes and the lane taken for good.
+func storeGuarded(batch []*pending) (results []commitResult) {
+	defer func() {
+		r := recover()
+		if r == nil {
+			return
+		}
+		zerolog.Ctx(batch[0].ctx).Error().Str("stack", string(debug.Stack())).Msgf("panic storing a batch of %d deliveries: %v", len(batch), r)
+		results = make([]commitResult, len(batch))
+		for i := range results {
+			results[i].err = fmt.Errorf("store a batch of %d deliveries: panic: %v", len(batch), r)
+		}
+	}()
+	return batch[0].base.storeBatch(batch)
 }

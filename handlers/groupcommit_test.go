@@ -385,3 +385,33 @@ func TestGroupCommitRecoveredDelivery(t *testing.T) {
 		t.Errorf("recovered issue replicated as of %v, want %v", asOf, base.Add(-time.Hour))
 	}
 }
+
+// TestGroupCommitSurvivesAPanic: a bug that panics while a batch is
+// stored fails its deliveries (5xx, redelivered by GitHub) and leaves the
+// lane working for the next ones.
+func TestGroupCommitSurvivesAPanic(t *testing.T) {
+	env.Truncate(t)
+	base := time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC)
+	g := newBatchGate()
+	var once sync.Once
+	g.onBatch = func() error {
+		once.Do(func() { panic("a bug") })
+		return nil
+	}
+	h := newHarness(t, harnessOptions{hooks: g.hooks()})
+	rest := []sent{
+		{"issues", h.newID(t), issueEdit(t, 7, base, "seven", base, "repository")},
+		{"issues", h.newID(t), issueEdit(t, 8, base, "eight", base, "repository")},
+	}
+	first := sent{"issues", h.newID(t), issueEdit(t, 1, base, "first", base, "repository")}
+	for i, res := range inOneBatch(t, h, g, first, rest) {
+		if res.code != http.StatusInternalServerError {
+			t.Errorf("delivery %d answered %d %s, want 500", i, res.code, res.body)
+		}
+	}
+	for _, s := range rest {
+		if res := h.deliver(t, s.event, s.id, s.body); res.code != http.StatusOK {
+			t.Fatalf("redelivery of %s: %d %s", s.id, res.code, res.body)
+		}
+	}
+}
