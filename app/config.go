@@ -43,6 +43,10 @@ type Config struct {
 	// InstallationConcurrency caps the jobs of one installation that call
 	// GitHub at once, so one big installation cannot starve the others.
 	InstallationConcurrency int `yaml:"installation_concurrency"`
+	// WebhookBatch caps the webhook deliveries stored in one transaction
+	// (group commit: those arriving together share it); 1 stores each
+	// alone.
+	WebhookBatch int `yaml:"webhook_batch"`
 	// ShutdownTimeout bounds how long in-flight requests and jobs may take
 	// to finish after SIGINT or SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -88,6 +92,7 @@ func Defaults() Config {
 		Namespace:               "webhookdb",
 		Workers:                 8,
 		InstallationConcurrency: 4,
+		WebhookBatch:            32,
 		ShutdownTimeout:         30 * time.Second,
 		ReadHeaderTimeout:       10 * time.Second,
 		ReadTimeout:             30 * time.Second,
@@ -199,6 +204,7 @@ func applyEnv(c *Config, getenv func(string) (string, bool)) error {
 	}{
 		{"WEBHOOKDB_WORKERS", &c.Workers},
 		{"WEBHOOKDB_INSTALLATION_CONCURRENCY", &c.InstallationConcurrency},
+		{"WEBHOOKDB_WEBHOOK_BATCH", &c.WebhookBatch},
 	}
 	for _, s := range ints {
 		if v, ok := getenv(s.name); ok {
@@ -272,6 +278,9 @@ func (c *Config) finish(demo bool) error {
 	}
 	if c.Workers < 1 || c.Workers > 1000 {
 		return fmt.Errorf("workers (WEBHOOKDB_WORKERS): %d is not between 1 and 1000", c.Workers)
+	}
+	if c.WebhookBatch < 1 || c.WebhookBatch > 256 {
+		return fmt.Errorf("webhook_batch (WEBHOOKDB_WEBHOOK_BATCH): %d must be between 1 (no group commit) and 256", c.WebhookBatch)
 	}
 	if c.InstallationConcurrency < 1 {
 		return fmt.Errorf("installation_concurrency (WEBHOOKDB_INSTALLATION_CONCURRENCY): %d must be at least 1", c.InstallationConcurrency)

@@ -241,3 +241,26 @@ func newClientCreator(t *testing.T, c Config) githubapp.ClientCreator {
 	}
 	return cc
 }
+
+func TestWebhookBatchConfig(t *testing.T) {
+	for _, c := range []struct {
+		value string
+		want  int
+		err   bool
+	}{{"", 32, false}, {"1", 1, false}, {"64", 64, false}, {"0", 0, true}, {"257", 0, true}, {"many", 0, true}} {
+		env := map[string]string{}
+		if c.value != "" {
+			env["WEBHOOKDB_WEBHOOK_BATCH"] = c.value
+		}
+		cfg, err := LoadConfig(LoadOptions{Path: filepath.Join(t.TempDir(), "none.yml"), Demo: true, Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+		if c.err {
+			if err == nil || !strings.Contains(err.Error(), "WEBHOOKDB_WEBHOOK_BATCH") {
+				t.Errorf("%q: error %v, want one naming WEBHOOKDB_WEBHOOK_BATCH", c.value, err)
+			}
+			continue
+		}
+		if err != nil || cfg.WebhookBatch != c.want {
+			t.Errorf("%q: webhook_batch %d (%v), want %d", c.value, cfg.WebhookBatch, err, c.want)
+		}
+	}
+}

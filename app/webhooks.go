@@ -21,6 +21,7 @@ func mountWebhooks(mux *http.ServeMux, svc *Services, sched *jobs.Scheduler) {
 		Metrics:          svc.Metrics,
 		WebhookSecret:    svc.Config.GitHub.App.WebhookSecret,
 		RevokedRetention: svc.Config.RevokedRetention,
+		MaxBatch:         svc.Config.WebhookBatch,
 	})
 	mux.Handle("POST /replication", h)
 	mux.Handle("POST "+githubapp.DefaultWebhookRoute, h)
