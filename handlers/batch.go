@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -65,6 +66,7 @@ func (b *Base) storeTogether(ctx context.Context, batch []*pending) ([]commitRes
 	results := make([]commitResult, len(batch))
 	dtxs := make([]*deliveryTx, len(batch))
 	var envs []process.Envelope
+	later := &process.Later{}
 	ds := make([]delivery, len(batch))
 	for i, p := range batch {
 		ds[i] = p.d
@@ -87,7 +89,7 @@ func (b *Base) storeTogether(ctx context.Context, batch []*pending) ([]commitRes
 			results[i].status = StatusStale
 			continue
 		}
-		dtx := c.tx(tx, p.d)
+		dtx := c.tx(tx, p.d, later)
 		dtxs[i] = dtx
 		// An envelope with a full installation object (only the
 		// installation's own events carry one) is left to its effect.
@@ -96,7 +98,7 @@ func (b *Base) storeTogether(ctx context.Context, batch []*pending) ([]commitRes
 			dtx.envelopeStored = true
 		}
 	}
-	if err := process.Envelopes(ctx, tx, envs); err != nil {
+	if err := process.Envelopes(ctx, dtxsHolder{tx, later}, envs); err != nil {
 		return nil, fmt.Errorf("store the envelopes of a batch of %d deliveries: %w", len(batch), err)
 	}
 	var stale []string
@@ -117,6 +119,9 @@ func (b *Base) storeTogether(ctx context.Context, batch []*pending) ([]commitRes
 			stale = append(stale, p.d.id)
 		}
 	}
+	if err := later.Flush(ctx, tx); err != nil {
+		return nil, fmt.Errorf("store the users of a batch of %d deliveries: %w", len(batch), err)
+	}
 	if err := markStale(ctx, tx, stale); err != nil {
 		return nil, err
 	}
@@ -133,6 +138,15 @@ func (b *Base) storeTogether(ctx context.Context, batch []*pending) ([]commitRes
 	}
 	return results, nil
 }
+
+// dtxsHolder is the batch's transaction with its Later, for the writes of
+// the batch as a whole (its envelopes).
+type dtxsHolder struct {
+	*sql.Tx
+	later *process.Later
+}
+
+func (h dtxsHolder) Later() *process.Later { return h.later }
 
 // applyInBatch runs a delivery's effect with its own request's values (its
 // logger) but the batch's deadline and without its request's cancelation.

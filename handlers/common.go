@@ -11,41 +11,56 @@ import (
 )
 
 // storeEnvelope writes what every payload carries around its main object:
-// the sender, the repository (a full object) and the installation. Their
-// staleness never blocks the main object.
+// the sender, the repository (a full object) and the installation, with
+// the link that the installation covers the repository. Their staleness
+// never blocks the main object. The users wait for the end of the
+// transaction (process.Later).
 func (b *Base) storeEnvelope(ctx context.Context, tx *deliveryTx, repo *github.Repository, inst *github.Installation, sender *github.User) error {
 	if tx.envelopeStored {
 		return nil
 	}
+	if err := storeFullInstallation(ctx, tx, inst); err != nil {
+		return err
+	}
+	env := process.Envelope{Repository: repo, Meta: tx.meta}
 	if sender != nil && sender.ID != nil && sender.Login != nil {
-		if _, err := process.User(ctx, tx, sender, tx.meta); err != nil {
-			return fmt.Errorf("store sender %s: %w", sender.GetLogin(), err)
-		}
-	}
-	if repo != nil {
-		if _, err := process.Repository(ctx, tx, repo, tx.meta); err != nil {
-			return fmt.Errorf("store repository %s: %w", repo.GetFullName(), err)
-		}
-	}
-	return b.storeInstallation(ctx, tx, inst, repo)
-}
-
-// storeInstallation writes a full installation and records that it covers
-// repo. Most events carry only the installation's id.
-func (b *Base) storeInstallation(ctx context.Context, tx *deliveryTx, inst *github.Installation, repo *github.Repository) error {
-	if inst == nil || inst.ID == nil {
-		return nil
-	}
-	if inst.Account != nil {
-		if _, err := process.Installation(ctx, tx, inst, tx.meta); err != nil {
-			return fmt.Errorf("store installation %d: %w", inst.GetID(), err)
-		}
-	}
-	if repo == nil || repo.ID == nil {
-		return nil
+		env.Sender = sender
 	}
 	// A delivery from an installation about a repository proves the
 	// installation covers it.
+	if repo != nil && repo.ID != nil && inst != nil && inst.ID != nil {
+		env.InstallationID = inst.GetID()
+	}
+	if env.Sender == nil && env.Repository == nil {
+		return nil
+	}
+	if err := process.Envelopes(ctx, tx, []process.Envelope{env}); err != nil {
+		return fmt.Errorf("store the sender and repository %s: %w", repo.GetFullName(), err)
+	}
+	return nil
+}
+
+// storeFullInstallation writes an installation the payload carries whole
+// (most events carry only its id).
+func storeFullInstallation(ctx context.Context, tx *deliveryTx, inst *github.Installation) error {
+	if inst == nil || inst.ID == nil || inst.Account == nil {
+		return nil
+	}
+	if _, err := process.Installation(ctx, tx, inst, tx.meta); err != nil {
+		return fmt.Errorf("store installation %d: %w", inst.GetID(), err)
+	}
+	return nil
+}
+
+// linkInstallation writes a full installation and records that it covers
+// repo, which a delivery from it about the repository proves.
+func linkInstallation(ctx context.Context, tx *deliveryTx, inst *github.Installation, repo *github.Repository) error {
+	if err := storeFullInstallation(ctx, tx, inst); err != nil {
+		return err
+	}
+	if inst == nil || inst.ID == nil || repo == nil || repo.ID == nil {
+		return nil
+	}
 	return process.LinkInstallationRepository(ctx, tx, inst.GetID(), repo.GetID())
 }
 

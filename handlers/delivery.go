@@ -100,7 +100,14 @@ type deliveryTx struct {
 	// envelopeStored: its batch has written the delivery's envelope, so
 	// storeEnvelope has nothing left to do.
 	envelopeStored bool
+	// later holds the users the transaction writes at its end, shared by
+	// the deliveries of a batch.
+	later *process.Later
 }
+
+// Later makes the delivery's transaction defer its user writes
+// (process.LaterHolder).
+func (t *deliveryTx) Later() *process.Later { return t.later }
 
 // refreshRecovered queues, for a delivery catch-up recovered, a fetch of
 // its object from the API (joined when one is queued already). Such a
@@ -271,7 +278,7 @@ func (b *Base) store(ctx context.Context, d delivery, apply effect) (string, []f
 		zerolog.Ctx(ctx).Info().Msg("delivery already stored; nothing to do")
 		return duplicate, nil, nil
 	}
-	dtx := c.tx(tx, d)
+	dtx := c.tx(tx, d, &process.Later{})
 	status := StatusProcessed
 	if c.skip(ctx, d) {
 		status = StatusStale
@@ -283,6 +290,9 @@ func (b *Base) store(ctx context.Context, d delivery, apply effect) (string, []f
 		if mainObject == process.Stale {
 			status = StatusStale
 		}
+	}
+	if err := dtx.later.Flush(ctx, tx); err != nil {
+		return "", nil, fmt.Errorf("store %s.%s delivery %s: %w", d.event, d.action, d.id, err)
 	}
 	if status != StatusProcessed {
 		if err := markStale(ctx, tx, []string{d.id}); err != nil {
@@ -365,12 +375,12 @@ RETURNING delivery_id,
 // tx is the delivery's view of the transaction: its data is as of its
 // first arrival (or of when GitHub first sent it, for one catch-up asked
 // for again).
-func (c claimed) tx(tx *sql.Tx, d delivery) *deliveryTx {
+func (c claimed) tx(tx *sql.Tx, d delivery, later *process.Later) *deliveryTx {
 	asOf := d.received
 	if c.askedAt.Valid && c.askedAt.Time.Before(asOf) {
 		asOf = c.askedAt.Time
 	}
-	return &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: asOf}, recovered: c.askedAt.Valid}
+	return &deliveryTx{Tx: tx, meta: process.Meta{Via: process.ViaWebhook, FetchedAt: asOf}, recovered: c.askedAt.Valid, later: later}
 }
 
 // skip is true for a late delivery from an installation that was deleted:

@@ -37,7 +37,7 @@ func (h *Repository) Handle(ctx context.Context, eventType, deliveryID string, p
 		if err != nil {
 			return 0, err
 		}
-		if err := h.storeInstallation(ctx, tx, ev.Installation, ev.Repo); err != nil {
+		if err := linkInstallation(ctx, tx, ev.Installation, ev.Repo); err != nil {
 			return 0, err
 		}
 		return outcome, nil

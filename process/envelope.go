@@ -27,7 +27,8 @@ type Envelope struct {
 // moment, and of several versions of one object the one that would win
 // alone is written (dedup), so the result is the same as writing them one
 // delivery at a time. A sender without id or login is skipped, as a nested
-// object is; a repository that cannot be stored fails the whole call.
+// object is; a repository that cannot be stored fails the whole call. With
+// a Later (exec is a LaterHolder) the users wait for its Flush.
 func Envelopes(ctx context.Context, exec boil.ContextExecutor, envs []Envelope) error {
 	if len(envs) == 0 {
 		return nil
@@ -62,7 +63,11 @@ func Envelopes(ctx context.Context, exec boil.ContextExecutor, envs []Envelope) 
 			instIDs, repoIDs = append(instIDs, e.InstallationID), append(repoIDs, e.Repository.GetID())
 		}
 	}
-	if len(users) > 0 {
+	if l := laterOf(exec); l != nil && len(users) > 0 {
+		if err := l.addUsers(m, users); err != nil {
+			return err
+		}
+	} else if len(users) > 0 {
 		if _, err := upsert(ctx, exec, userSpec, m, users); err != nil {
 			return fmt.Errorf("upsert %d users of %d envelopes: %w", len(users), len(envs), err)
 		}

@@ -248,6 +248,15 @@ func buildUpsert(s *spec, via string, partial bool, n int) string {
 		}
 		b.WriteByte(')')
 	}
+	writeConflict(&b, s, via, partial)
+	b.WriteString(" RETURNING ")
+	b.WriteString(s.returning)
+	return b.String()
+}
+
+// writeConflict writes the ON CONFLICT clause of s: the guard that decides
+// when a stored row is overwritten, and the columns set.
+func writeConflict(b *strings.Builder, s *spec, via string, partial bool) {
 	if s.doNothing {
 		b.WriteString(" ON CONFLICT DO NOTHING")
 	} else {
@@ -259,12 +268,12 @@ func buildUpsert(s *spec, via string, partial bool, n int) string {
 				continue
 			}
 			if partial || c.keep {
-				fmt.Fprintf(&b, "%s = COALESCE(EXCLUDED.%s, t.%s), ", c.name, c.name, c.name)
+				fmt.Fprintf(b, "%s = COALESCE(EXCLUDED.%s, t.%s), ", c.name, c.name, c.name)
 			} else {
-				fmt.Fprintf(&b, "%s = EXCLUDED.%s, ", c.name, c.name)
+				fmt.Fprintf(b, "%s = EXCLUDED.%s, ", c.name, c.name)
 			}
 		}
-		fmt.Fprintf(&b, "%s = EXCLUDED.%s", via, via)
+		fmt.Fprintf(b, "%s = EXCLUDED.%s", via, via)
 		switch s.guard {
 		case guardUpdatedAt:
 			// A newer updated_at wins. GitHub's are to the second, so
@@ -274,7 +283,7 @@ func buildUpsert(s *spec, via string, partial bool, n int) string {
 			// run last. Data without updated_at (a nested, partial object)
 			// is only older than the stored row when it was fetched
 			// before the stored version was made.
-			fmt.Fprintf(&b, " WHERE t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at"+
+			fmt.Fprintf(b, " WHERE t.updated_at IS NULL OR t.updated_at < EXCLUDED.updated_at"+
 				" OR (t.updated_at = EXCLUDED.updated_at AND (t.last_replicated_at IS NULL OR t.last_replicated_at <= EXCLUDED.%s))"+
 				" OR (EXCLUDED.updated_at IS NULL AND t.updated_at <= EXCLUDED.%s)", via, via)
 		case guardFetched:
@@ -284,12 +293,9 @@ func buildUpsert(s *spec, via string, partial bool, n int) string {
 				break
 			}
 			stored, proposed := fmt.Sprintf(s.rank, "t"), fmt.Sprintf(s.rank, "EXCLUDED")
-			fmt.Fprintf(&b, " WHERE %s > %s OR (%s = %s AND (%s))", proposed, stored, proposed, stored, fetched)
+			fmt.Fprintf(b, " WHERE %s > %s OR (%s = %s AND (%s))", proposed, stored, proposed, stored, fetched)
 		}
 	}
-	b.WriteString(" RETURNING ")
-	b.WriteString(s.returning)
-	return b.String()
 }
 
 // classify marks a foreign key violation as ErrMissingParent so callers can

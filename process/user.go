@@ -87,6 +87,9 @@ func nestedUsers(ctx context.Context, exec boil.ContextExecutor, m Meta, users .
 	if len(rows) == 0 {
 		return nil
 	}
+	if l := laterOf(exec); l != nil {
+		return l.addUsers(m, rows)
+	}
 	if _, err := upsert(ctx, exec, userSpec, m, rows); err != nil {
 		return fmt.Errorf("upsert %d nested users: %w", len(rows), err)
 	}
