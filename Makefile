@@ -55,8 +55,10 @@ services:
 demo: build services
 	./webhookdb demo $(DEMO_FLAGS)
 
+# The benchmark of docs/benchmarks.md: the real binary against ghfake.
+# BENCH_FLAGS passes flags on, e.g. make bench BENCH_FLAGS='--quick --json bench.json'.
 bench: build services
-	./webhookdb bench
+	./webhookdb bench $(BENCH_FLAGS)
 
 # Faults, proven: the real binary against the GitHub simulator while
 # webhookdb, PostgreSQL, Redis, a worker and GitHub fail; one line per

@@ -101,13 +101,7 @@ func commands() []command {
 		{name: "worker", run: func(ctx context.Context, cc *cmdContext) error { return runServer(ctx, cc, false, true) }},
 		{name: "demo", run: runDemo, flags: demoFlags},
 		{name: "fake-github", run: runFakeGitHub, flags: fakeGitHubFlags},
-		{name: "bench", run: notBuilt("bench")},
-	}
-}
-
-func notBuilt(name string) func(context.Context, *cmdContext) error {
-	return func(context.Context, *cmdContext) error {
-		return fmt.Errorf("%s: not built yet", name)
+		{name: "bench", run: runBench, flags: benchFlags},
 	}
 }
 

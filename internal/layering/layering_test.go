@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"internal/promreg":  nil,
 	"internal/testutil": {"migrations"},
 	"internal/layering": nil,
+	"internal/bench":    {"ghfake"},
 	"internal/chaos":    nil, // its harness is tests under the chaos build tag
 	"ghfake":            nil,
 	"process":           {"models"},
