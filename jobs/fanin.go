@@ -20,7 +20,9 @@ import (
 
 // spawnJob starts a collection scan: page 1, the page count, the fan-out.
 func (e *engine) spawnJob(ctx context.Context, job *work.Job) error {
-	sc, err := loadScan(ctx, e.deps.DB, job.ArgInt64("scan_id"), false)
+	// Marked running and read in one statement (a redelivery of a
+	// spawned scan keeps its start).
+	sc, err := startAndLoad(ctx, e.deps.DB, job.ArgInt64("scan_id"))
 	if err != nil || sc == nil || sc.finished() {
 		return err
 	}
@@ -32,12 +34,6 @@ func (e *engine) spawnJob(ctx context.Context, job *work.Job) error {
 		// Spawned already (this is a redelivery): make sure the fan-out
 		// happened.
 		return e.refanout(ctx, sc)
-	}
-	if err := e.startRunning(ctx, sc.ID, 0); err != nil {
-		return err
-	}
-	if sc, err = loadScan(ctx, e.deps.DB, sc.ID, false); err != nil || sc == nil || sc.finished() {
-		return err
 	}
 	s, err := e.begin(ctx, job, sc)
 	if err != nil {
@@ -75,21 +71,20 @@ func (e *engine) spawnJob(ctx context.Context, job *work.Job) error {
 	var spawned bool
 	err = e.withTx(ctx, "spawn "+sc.target(), func(tx *sql.Tx) error {
 		spawned = false
-		n, err := models.Scans(models.ScanWhere.ID.EQ(sc.ID), models.ScanWhere.PagesTotal.IsNull()).
-			UpdateAll(ctx, tx, models.M{models.ScanColumns.PagesTotal: total})
-		if err != nil {
+		// Hand-written: the count, set only once, and all the pages in
+		// one statement.
+		var n int
+		if err := tx.QueryRowContext(ctx, `
+			WITH s AS (UPDATE scan SET pages_total = $2 WHERE id = $1 AND pages_total IS NULL RETURNING id),
+			     p AS (INSERT INTO scan_page (scan_id, page) SELECT s.id, g FROM s, generate_series(1, $2) g ON CONFLICT DO NOTHING)
+			SELECT count(*) FROM s`, sc.ID, total).Scan(&n); err != nil {
 			return fmt.Errorf("record %d pages of scan %d: %w", total, sc.ID, err)
 		}
 		if n == 0 {
 			return nil // another run spawned it meanwhile
 		}
 		spawned = true
-		// Hand-written: all the pages in one statement.
-		if _, err := tx.ExecContext(ctx, `
-			INSERT INTO scan_page (scan_id, page) SELECT $1, g FROM generate_series(1, $2) g ON CONFLICT DO NOTHING`,
-			sc.ID, total); err != nil {
-			return fmt.Errorf("record the pages of scan %d: %w", sc.ID, err)
-		}
+		pf.fresh = true
 		out, err = e.writePage(ctx, tx, sc, c, 1, pf)
 		return err
 	})
@@ -109,12 +104,35 @@ func (e *engine) spawnJob(ctx context.Context, job *work.Job) error {
 		pages = append(pages, p)
 	}
 	pages = append(pages, out.newPages...)
-	if err := e.enqueuePages(sc, pages); err != nil {
+	if err := e.enqueuePages(ctx, sc, pages); err != nil {
 		return err
 	}
-	if out.complete {
-		return e.enqueueScanned(sc)
+	return e.afterLastPage(ctx, sc, out)
+}
+
+// afterLastPage runs the fan-in of the scan whose last page this worker
+// just wrote, in a transaction of its own (the page's row locks are
+// already given back), saving the job, its queue trip and its reads; when
+// the fan-in must ask GitHub first (finishesInPage) or fails, it queues
+// the fan-in job instead. A worker killed in between leaves a scan with
+// every page finished, which the sweeper gives its fan-in job.
+func (e *engine) afterLastPage(ctx context.Context, sc *scanRow, out pageOutcome) error {
+	if !out.complete {
+		return nil
 	}
+	var fin finished
+	err := e.withTx(ctx, fmt.Sprintf("finish scan %d", sc.ID), func(tx *sql.Tx) error {
+		var err error
+		fin, err = e.finishInTx(ctx, tx, sc.ID, true, sc)
+		return err
+	})
+	if err != nil {
+		e.deps.Logger.Warn().Err(err).Int64("scan", sc.ID).Msg("fan-in after the last page failed; queueing its job")
+	}
+	if err != nil || !fin.ended {
+		return e.enqueueScanned(ctx, sc)
+	}
+	e.enqueueChildren(ctx, fin)
 	return nil
 }
 
@@ -193,13 +211,10 @@ func (e *engine) pageJob(ctx context.Context, job *work.Job) error {
 	if err := e.touch(ctx, sc.ID); err != nil {
 		return err
 	}
-	if err := e.enqueuePages(sc, out.newPages); err != nil {
+	if err := e.enqueuePages(ctx, sc, out.newPages); err != nil {
 		return err
 	}
-	if out.complete {
-		return e.enqueueScanned(sc)
-	}
-	return nil
+	return e.afterLastPage(ctx, sc, out)
 }
 
 // pageFailed decides what a failed page does: wait for a rate limit,
@@ -258,7 +273,7 @@ func (e *engine) pageFailed(ctx context.Context, job *work.Job, sc *scanRow, pag
 		return ferr
 	}
 	if out.complete {
-		return e.enqueueScanned(sc)
+		return e.enqueueScanned(ctx, sc)
 	}
 	return nil
 }
@@ -268,14 +283,12 @@ func (e *engine) pageFailed(ctx context.Context, job *work.Job, sc *scanRow, pag
 // the parent, ends the scan and chains the children scans.
 func (e *engine) scannedJob(ctx context.Context, job *work.Job) error {
 	id := job.ArgInt64("scan_id")
-	var children []ScanRequest
-	var childIDs []int64
 	sc, err := loadScan(ctx, e.deps.DB, id, false)
 	if err != nil || sc == nil || sc.finished() {
 		return err
 	}
 	stable := true
-	if c := collectionsByName[sc.Kind]; c != nil && sweepable(sc, c) && c.incremental && sc.PagesTotal.Int32 > 1 {
+	if c := collectionsByName[sc.Kind]; c != nil && needsRecheck(sc, c) {
 		stable, err = e.recheck(ctx, job, sc, c)
 		if errors.Is(err, errRescheduled) {
 			return nil
@@ -287,64 +300,12 @@ func (e *engine) scannedJob(ctx context.Context, job *work.Job) error {
 			stable = false
 		}
 	}
+	var fin finished
 	err = e.withTx(ctx, fmt.Sprintf("finish scan %d", id), func(tx *sql.Tx) error {
 		var err error
-		sc, err = loadScan(ctx, tx, id, true)
-		if err != nil || sc == nil || sc.finished() {
-			return err
-		}
-		if !sc.PagesTotal.Valid || sc.PagesDone+sc.PagesFailed < int(sc.PagesTotal.Int32) {
-			return nil // not yet: the last page queues this job again
-		}
-		c := collectionsByName[sc.Kind]
-		if c == nil {
-			return fmt.Errorf("scan %d: unknown collection %q", sc.ID, sc.Kind)
-		}
-		if err := e.resolveStored(ctx, tx, sc, c); err != nil {
-			return err
-		}
-		if sc.PagesFailed == 0 {
-			if sweepable(sc, c) && stable {
-				seen, err := scanSeen(ctx, tx, sc.ID, false)
-				if err != nil {
-					return err
-				}
-				n, err := c.sweep(ctx, tx, sc, seen)
-				if err != nil {
-					return err
-				}
-				if n > 0 {
-					e.deps.Logger.Info().Int64("scan", sc.ID).Str("target", sc.target()).Int64("removed", n).
-						Str("collection", sc.Kind).Msg("removed rows GitHub no longer lists")
-				}
-			}
-			if c.finish != nil && sc.StartedAt.Valid {
-				if err := c.finish(ctx, tx, sc); err != nil {
-					return err
-				}
-			}
-		}
-		if sc.Params.Children && c.children != nil {
-			children, err = c.children(ctx, tx, sc)
-			if err != nil {
-				return err
-			}
-			for _, ch := range children {
-				cid, joined, err := e.startScan(ctx, tx, ch, sc.ID)
-				if err != nil {
-					return err
-				}
-				if !joined {
-					childIDs = append(childIDs, cid)
-				} else {
-					childIDs = append(childIDs, 0)
-				}
-			}
-		}
-		if err := setScan(ctx, tx, sc.ID, models.M{models.ScanColumns.Status: "done", models.ScanColumns.FinishedAt: time.Now()}); err != nil {
-			return fmt.Errorf("end scan %d: %w", sc.ID, err)
-		}
-		return nil
+		fin, err = e.finishInTx(ctx, tx, id, stable, nil)
+		sc = fin.sc
+		return err
 	})
 	if err != nil {
 		if e.lastAttempt(job) && sc != nil {
@@ -352,16 +313,123 @@ func (e *engine) scannedJob(ctx context.Context, job *work.Job) error {
 		}
 		return err
 	}
-	for i, cid := range childIDs {
+	e.enqueueChildren(ctx, fin)
+	return nil
+}
+
+// finished is what finishInTx did: the scan as it read it (nil when gone)
+// and the children scans it recorded, to queue after commit (0: joined).
+type finished struct {
+	sc       *scanRow
+	children []ScanRequest
+	childIDs []int64
+	// ended says the scan ended here.
+	ended bool
+}
+
+// finishInTx is the fan-in of scan id in tx, once every page is finished:
+// sweep (when stable), stamp, record the children scans, end the scan. It
+// does nothing to a scan already ended or with pages still pending.
+//
+// page is the scan as the page job that completed it read it, when that
+// job runs the fan-in (afterLastPage); nil in the fan-in job.
+func (e *engine) finishInTx(ctx context.Context, tx *sql.Tx, id int64, stable bool, page *scanRow) (finished, error) {
+	var fin finished
+	sc, err := loadScan(ctx, tx, id, true)
+	fin.sc = sc
+	if err != nil || sc == nil || sc.finished() {
+		return fin, err
+	}
+	inPage := page != nil
+	if inPage && page.PullID.Valid {
+		sc.PullID = page.PullID // resolved by the page, for the same number
+	}
+	if !sc.PagesTotal.Valid || sc.PagesDone+sc.PagesFailed < int(sc.PagesTotal.Int32) {
+		return fin, nil // not yet: the last page queues the fan-in
+	}
+	c := collectionsByName[sc.Kind]
+	if c == nil {
+		return fin, fmt.Errorf("scan %d: unknown collection %q", sc.ID, sc.Kind)
+	}
+	if inPage && !finishesInPage(sc, c) {
+		return fin, nil // the caller queues the fan-in
+	}
+	if err := e.resolveStored(ctx, tx, sc, c); err != nil {
+		return fin, err
+	}
+	if sc.PagesFailed == 0 {
+		if sweepable(sc, c) && stable {
+			seen, err := scanSeen(ctx, tx, sc.ID, false)
+			if err != nil {
+				return fin, err
+			}
+			n, err := c.sweep(ctx, tx, sc, seen)
+			if err != nil {
+				return fin, err
+			}
+			if n > 0 {
+				e.deps.Logger.Info().Int64("scan", sc.ID).Str("target", sc.target()).Int64("removed", n).
+					Str("collection", sc.Kind).Msg("removed rows GitHub no longer lists")
+			}
+		}
+		if c.finish != nil && sc.StartedAt.Valid {
+			if err := c.finish(ctx, tx, sc); err != nil {
+				return fin, err
+			}
+		}
+	}
+	if sc.Params.Children && c.children != nil {
+		fin.children, err = c.children(ctx, tx, sc)
+		if err != nil {
+			return fin, err
+		}
+		for _, ch := range fin.children {
+			cid, joined, err := e.startScan(ctx, tx, ch, sc.ID)
+			if err != nil {
+				return fin, err
+			}
+			if joined {
+				cid = 0
+			}
+			fin.childIDs = append(fin.childIDs, cid)
+		}
+	}
+	if err := setScan(ctx, tx, sc.ID, models.M{models.ScanColumns.Status: "done", models.ScanColumns.FinishedAt: time.Now()}); err != nil {
+		return fin, fmt.Errorf("end scan %d: %w", sc.ID, err)
+	}
+	sc.Status = "done"
+	fin.ended = true
+	return fin, nil
+}
+
+// enqueueChildren queues the first jobs of the children scans a fan-in
+// recorded.
+func (e *engine) enqueueChildren(ctx context.Context, fin finished) {
+	for i, cid := range fin.childIDs {
 		if cid == 0 {
 			continue
 		}
-		if err := e.enqueueFirst(children[i].Kind, cid); err != nil {
+		if err := e.enqueueFirst(ctx, fin.children[i].Kind, cid); err != nil {
 			// The child's row is queued; the sweeper queues its job.
 			e.deps.Logger.Warn().Err(err).Int64("scan", cid).Msg("queue a child scan")
 		}
 	}
-	return nil
+}
+
+// finishesInPage says whether the worker that wrote the last page of sc
+// also runs its fan-in (afterLastPage): most scans of a backfill are one
+// page (a pull request's files, reviews, comments). Not when the fan-in
+// must first ask GitHub whether the list held still (recheck), nor for
+// pull requests, whose fan-in records a scan per pull request: a job of
+// its own, with its own tries.
+func finishesInPage(sc *scanRow, c *collection) bool {
+	return !needsRecheck(sc, c) && c.name != CollectionPullRequests
+}
+
+// needsRecheck says whether the fan-in asks for page 1 again before it
+// sweeps (see recheck).
+func needsRecheck(sc *scanRow, c *collection) bool {
+	return sweepable(sc, c) && c.incremental && sc.PagesTotal.Int32 > 1
 }
 
 // sweepable says whether a finished scan may remove what it did not see:
@@ -410,17 +478,17 @@ func (e *engine) recheck(ctx context.Context, job *work.Job, sc *scanRow, c *col
 
 func pageArgs(scanID int64, page int) work.Q { return work.Q{"scan_id": scanID, "page": page} }
 
-func (e *engine) enqueuePages(sc *scanRow, pages []int) error {
+func (e *engine) enqueuePages(ctx context.Context, sc *scanRow, pages []int) error {
 	for _, p := range pages {
-		if _, err := e.enq.EnqueueUnique(PageJob(sc.Kind), pageArgs(sc.ID, p)); err != nil {
+		if err := e.enqueue(ctx, PageJob(sc.Kind), pageArgs(sc.ID, p)); err != nil {
 			return fmt.Errorf("queue page %d of scan %d: %w", p, sc.ID, err)
 		}
 	}
 	return nil
 }
 
-func (e *engine) enqueueScanned(sc *scanRow) error {
-	if _, err := e.enq.EnqueueUnique(ScannedJob(sc.Kind), work.Q{"scan_id": sc.ID}); err != nil {
+func (e *engine) enqueueScanned(ctx context.Context, sc *scanRow) error {
+	if err := e.enqueue(ctx, ScannedJob(sc.Kind), work.Q{"scan_id": sc.ID}); err != nil {
 		return fmt.Errorf("queue %s of scan %d: %w", ScannedJob(sc.Kind), sc.ID, err)
 	}
 	return nil

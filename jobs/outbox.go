@@ -22,7 +22,7 @@ func (s *Scheduler) ScanInTx(ctx context.Context, tx *sql.Tx, req ScanRequest) (
 		if joined {
 			return nil
 		}
-		return s.e.enqueueFirst(req.Kind, id)
+		return s.e.enqueueFirst(ctx, req.Kind, id)
 	}
 	return id, joined, enqueue, nil
 }

@@ -63,6 +63,9 @@ type pageFetch struct {
 	io        pageIO
 	fetchedAt time.Time
 	prevItems int
+	// fresh says the page's scan_page row was inserted pending by the
+	// same transaction (the spawn), so writePage need not lock and check it.
+	fresh bool
 }
 
 func pageURL(base string, page int) string {
@@ -170,14 +173,17 @@ type pageOutcome struct {
 
 func (e *engine) writePage(ctx context.Context, tx *sql.Tx, sc *scanRow, c *collection, page int, pf *pageFetch) (pageOutcome, error) {
 	var out pageOutcome
-	sp, err := models.ScanPages(qm.Select(models.ScanPageColumns.Status), models.ScanPageWhere.ScanID.EQ(sc.ID),
-		models.ScanPageWhere.Page.EQ(page), qm.For("UPDATE")).One(ctx, tx)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && sp.Status != "pending") {
-		return out, nil
+	if !pf.fresh {
+		sp, err := models.ScanPages(qm.Select(models.ScanPageColumns.Status), models.ScanPageWhere.ScanID.EQ(sc.ID),
+			models.ScanPageWhere.Page.EQ(page), qm.For("UPDATE")).One(ctx, tx)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && sp.Status != "pending") {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("lock page %d of scan %d: %w", page, sc.ID, err)
+		}
 	}
-	if err != nil {
-		return out, fmt.Errorf("lock page %d of scan %d: %w", page, sc.ID, err)
-	}
+	var err error
 	var res pageResult
 	cnt := counters{}.of(pf)
 	if pf.f.notModified {

@@ -101,8 +101,8 @@ func (e *engine) ensureInstallation(ctx context.Context, sc *scanRow) error {
 	})
 }
 
-// resolveStored fills RepoID and PullID from the database for the sweep
-// and the stamps; the pages resolved them already.
+// resolveStored fills RepoID and PullID (unless known) from the database
+// for the sweep and the stamps; the pages resolved them already.
 func (e *engine) resolveStored(ctx context.Context, tx *sql.Tx, sc *scanRow, c *collection) error {
 	if c.parent == "" {
 		return nil
@@ -110,7 +110,7 @@ func (e *engine) resolveStored(ctx context.Context, tx *sql.Tx, sc *scanRow, c *
 	if !sc.RepoID.Valid {
 		return fmt.Errorf("scan %d of %s: repository unknown", sc.ID, sc.target())
 	}
-	if c.parent == "pull" {
+	if c.parent == "pull" && !sc.PullID.Valid {
 		id, ok, err := process.PullRequestID(ctx, tx, sc.RepoID.Int64, sc.Number)
 		if err == nil && !ok {
 			err = sql.ErrNoRows

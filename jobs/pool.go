@@ -54,8 +54,9 @@ type Deps struct {
 	// RetryDelay is the first retry's delay, doubling after each failure
 	// (up to 5 minutes); default 2s. gocraft/work counts it in seconds.
 	RetryDelay time.Duration
-	// BusyDelay is how long a job waits when its installation is at its
-	// concurrency cap; default 1s.
+	// BusyDelay is how long a job waits for a slot of its installation
+	// at its concurrency cap (woken when one is released) before it is
+	// queued again for that long; default 1s.
 	BusyDelay time.Duration
 	// RateLimitFloor is how long an installation waits when GitHub says
 	// its limit is spent but the reset time it gives has already passed
@@ -198,6 +199,8 @@ const jobTimeout = 5 * time.Minute
 // concurrency. It does not start it.
 func NewWorkerPool(d Deps, concurrency int) *work.WorkerPool {
 	e := newEngine(d)
+	// The scan jobs' follow-ups run in the pool's free slots (handoff.go).
+	e.local = newLocal(concurrency, e.handlers())
 	pool := work.NewWorkerPool(Context{}, uint(concurrency), e.deps.Namespace, e.deps.Redis)
 	opts := work.JobOptions{
 		MaxFails: e.deps.MaxFails,
@@ -248,6 +251,9 @@ type engine struct {
 	renewals *sync.Map
 	// metrics are the jobs' Prometheus metrics (metrics.go).
 	metrics *jobMetrics
+	// local is the worker pool's hand-off (handoff.go); nil on the web
+	// side, which runs no jobs.
+	local *handoff
 	// leaseRenewed, a test hook, is told each lease renewal and the new
 	// expiry; nil in production.
 	leaseRenewed func(inst int64, expiry time.Time)
@@ -280,18 +286,27 @@ type jobFunc func(ctx context.Context, job *work.Job) error
 // with a deadline and a logged error.
 func (e *engine) wrap(name string, fn jobFunc) func(*work.Job) error {
 	return func(job *work.Job) error {
-		ctx, cancel := context.WithTimeout(context.Background(), jobTimeout)
-		defer cancel()
-		start := time.Now()
-		err := fn(ctx, job)
-		e.metrics.observeJob(name, err, time.Since(start))
-		if err != nil {
-			e.deps.Logger.Warn().Err(err).Str("job", name).Str("job_id", job.ID).
-				Interface("args", job.Args).Int64("fails", job.Fails).Msg("job failed; gocraft/work retries it")
-			return fmt.Errorf("%s: %w", name, err)
+		if e.local != nil {
+			return e.runFetched(name, fn, job)
 		}
-		return nil
+		return e.run(context.Background(), name, fn, job)
 	}
+}
+
+// run runs one job on a context derived from parent (which carries the
+// hand-off's crew, if any).
+func (e *engine) run(parent context.Context, name string, fn jobFunc, job *work.Job) error {
+	ctx, cancel := context.WithTimeout(parent, jobTimeout)
+	defer cancel()
+	start := time.Now()
+	err := fn(ctx, job)
+	e.metrics.observeJob(name, err, time.Since(start))
+	if err != nil {
+		e.deps.Logger.Warn().Err(err).Str("job", name).Str("job_id", job.ID).
+			Interface("args", job.Args).Int64("fails", job.Fails).Msg("job failed; it is retried")
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
 }
 
 // handlers maps every job name to its function.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/volatiletech/sqlboiler/v4/boil"
+	"github.com/volatiletech/sqlboiler/v4/queries"
 	"github.com/volatiletech/sqlboiler/v4/queries/qm"
 
 	"github.com/webhookdb/webhookdb/internal/pgretry"
@@ -65,6 +66,29 @@ func loadScan(ctx context.Context, exec boil.ContextExecutor, id int64, forUpdat
 	if err != nil {
 		return nil, fmt.Errorf("read scan %d: %w", id, err)
 	}
+	return scanOf(m)
+}
+
+// startAndLoad marks scan id running, as startRunning does, and reads it
+// in the same statement; nil when it is no longer open (or gone).
+// Hand-written for the same reasons as startRunning.
+func startAndLoad(ctx context.Context, exec boil.ContextExecutor, id int64) (*scanRow, error) {
+	var m models.Scan
+	err := queries.Raw(`
+		UPDATE scan SET status = 'running', started_at = coalesce(started_at, now())
+		WHERE id = $1 AND status IN ('queued', 'running')
+		RETURNING *`, id).Bind(ctx, exec, &m)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start scan %d: %w", id, err)
+	}
+	return scanOf(&m)
+}
+
+func scanOf(m *models.Scan) (*scanRow, error) {
+	id := m.ID
 	sc := &scanRow{
 		ID:             m.ID,
 		Kind:           m.Kind,

@@ -415,8 +415,8 @@ func firstJob(kind string) string {
 	return kind
 }
 
-func (e *engine) enqueueFirst(kind string, scanID int64) error {
-	if _, err := e.enq.EnqueueUnique(firstJob(kind), work.Q{"scan_id": scanID}); err != nil {
+func (e *engine) enqueueFirst(ctx context.Context, kind string, scanID int64) error {
+	if err := e.enqueue(ctx, firstJob(kind), work.Q{"scan_id": scanID}); err != nil {
 		return fmt.Errorf("queue %s for scan %d: %w", firstJob(kind), scanID, err)
 	}
 	return nil

@@ -235,7 +235,7 @@ func (e *engine) endSingleWith(ctx context.Context, sc *scanRow, cnt counters, f
 	}
 	for i, id := range ids {
 		if id != 0 {
-			if err := e.enqueueFirst((*children)[i].Kind, id); err != nil {
+			if err := e.enqueueFirst(ctx, (*children)[i].Kind, id); err != nil {
 				e.deps.Logger.Warn().Err(err).Int64("scan", id).Msg("queue a child scan")
 			}
 		}

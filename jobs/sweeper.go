@@ -71,7 +71,7 @@ func (e *engine) sweep(ctx context.Context) (int, error) {
 		e.deps.Logger.Info().Int64("scan", id).Str("kind", sc.Kind).Str("target", sc.target()).Msg("sweeper: scan made no progress, queueing its jobs again")
 		switch {
 		case !sc.PagesTotal.Valid || !isCollection(sc.Kind):
-			err = e.enqueueFirst(sc.Kind, sc.ID)
+			err = e.enqueueFirst(ctx, sc.Kind, sc.ID)
 		default:
 			err = e.refanout(ctx, sc)
 		}
@@ -103,7 +103,7 @@ func (e *engine) alive(ctx context.Context, scanID int64) (bool, error) {
 // its scanned job when every page is finished.
 func (e *engine) refanout(ctx context.Context, sc *scanRow) error {
 	if sc.PagesDone+sc.PagesFailed >= int(sc.PagesTotal.Int32) {
-		return e.enqueueScanned(sc)
+		return e.enqueueScanned(ctx, sc)
 	}
 	pending, err := models.ScanPages(qm.Select(models.ScanPageColumns.Page), models.ScanPageWhere.ScanID.EQ(sc.ID),
 		models.ScanPageWhere.Status.EQ("pending"), qm.OrderBy(models.ScanPageColumns.Page)).All(ctx, e.deps.DB)
@@ -114,5 +114,5 @@ func (e *engine) refanout(ctx context.Context, sc *scanRow) error {
 	for _, p := range pending {
 		pages = append(pages, p.Page)
 	}
-	return e.enqueuePages(sc, pages)
+	return e.enqueuePages(ctx, sc, pages)
 }

@@ -61,6 +61,11 @@ func (e *engine) begin(ctx context.Context, job *work.Job, sc *scanRow) (*sessio
 		return nil, e.reschedule(ctx, job, sc, until)
 	}
 	release, ok, err := e.acquire(ctx, inst)
+	if err == nil && !ok {
+		// At the cap: wait for a slot to free, up to BusyDelay, before
+		// giving the worker back and queueing the job again.
+		release, ok, err = e.awaitLease(ctx, inst, time.Now().Add(e.deps.BusyDelay))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -221,6 +226,46 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 0`)
 
+// releaseScript gives a lease back and tells one job waiting for a slot
+// of the installation (in any process) that one is free: a list of at
+// most cap signals, popped by awaitLease.
+var releaseScript = redis.NewScript(2, `
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 then
+  redis.call('LPUSH', KEYS[2], '1')
+  redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[2]) - 1)
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return 1`)
+
+func (e *engine) freedKey(inst int64) string {
+	return fmt.Sprintf("%s:webhookdb:freed:%d", e.deps.Namespace, inst)
+}
+
+// awaitLease waits until a lease of the installation is released, then
+// tries to take one, until deadline. A signal may be stale (nobody waited
+// when it was given) or taken by another process first: then it waits
+// again.
+func (e *engine) awaitLease(ctx context.Context, inst int64, deadline time.Time) (release func(), ok bool, err error) {
+	for {
+		left := time.Until(deadline)
+		if left < time.Millisecond {
+			return nil, false, nil
+		}
+		conn, err := e.deps.Redis.GetContext(ctx)
+		if err != nil {
+			return nil, false, fmt.Errorf("redis: %w", err)
+		}
+		_, err = redis.DoContext(conn, ctx, "BLPOP", e.freedKey(inst), fmt.Sprintf("%.3f", left.Seconds()))
+		conn.Close()
+		if err != nil && !errors.Is(err, redis.ErrNil) {
+			return nil, false, fmt.Errorf("wait for a lease of installation %d: %w", inst, err)
+		}
+		if release, ok, err = e.acquire(ctx, inst); err != nil || ok {
+			return release, ok, err
+		}
+	}
+}
+
 // acquire takes a lease on one of the installation's concurrency slots.
 // ok=false means the installation is at its cap.
 func (e *engine) acquire(ctx context.Context, inst int64) (release func(), ok bool, err error) {
@@ -258,7 +303,8 @@ func (e *engine) acquire(ctx context.Context, inst int64) (release func(), ok bo
 				return
 			}
 			defer c.Close()
-			if _, err := c.Do("ZREM", e.leaseKey(inst), token); err != nil {
+			if _, err := releaseScript.Do(c, e.leaseKey(inst), e.freedKey(inst), token,
+				e.deps.InstallationConcurrency, e.deps.LeaseTTL.Milliseconds()); err != nil {
 				e.deps.Logger.Warn().Err(err).Int64("installation", inst).Msg("release lease")
 			}
 		})
