@@ -29,19 +29,25 @@ import (
 // by a whole backfill.
 const crewBudget = 30 * time.Second
 
+// crewQueuePerSlot bounds the follow-ups a crew holds, per job slot.
+const crewQueuePerSlot = 4
+
 // handoff is the hand-off of one worker pool: its job slots, shared by the
 // jobs gocraft/work fetched and the follow-ups claimed here, so the
 // process never runs more jobs at once than its configured concurrency.
 type handoff struct {
 	slots chan struct{}
-	fns   map[string]jobFunc
+	// maxQueue bounds the follow-ups one crew holds in memory.
+	maxQueue int
+	fns      map[string]jobFunc
 	// ran, a test hook, is told each claimed job before it runs; nil in
 	// production.
 	ran func(job *work.Job)
 }
 
 func newLocal(concurrency int, fns map[string]jobFunc) *handoff {
-	return &handoff{slots: make(chan struct{}, max(concurrency, 1)), fns: fns}
+	n := max(concurrency, 1)
+	return &handoff{slots: make(chan struct{}, n), maxQueue: crewQueuePerSlot * n, fns: fns}
 }
 
 // crew runs the follow-ups of one gocraft/work job, and of the jobs it
@@ -107,6 +113,12 @@ func (c *crew) offer(job *work.Job) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// The job is in Redis already: past a few per slot, the fetch loops
+	// take the rest, so a big backfill's follow-ups (thousands of child
+	// scans) are not all held in memory here.
+	if len(c.queue) >= c.e.local.maxQueue {
+		return
+	}
 	c.queue = append(c.queue, job)
 	c.cond.Broadcast()
 	select {

@@ -60,6 +60,8 @@ func TestHandoffRunsFollowUpsInFreeSlots(t *testing.T) {
 	sz := loadSize{repos: 2, pulls: 6, issues: 8, maxFiles: 3, comments: 1, labels: 3, milestones: 1, reviews: 1}
 	h := newHarness(t, ghfake.Options{Seed: seedFor(sz), RateLimit: 100000}, nil)
 	e, ran := handoffEngine(h.deps, 4, nil)
+	// Room for every follow-up: the whole backfill runs in this crew.
+	e.local.maxQueue = 1 << 20
 	h.scan(ScanRequest{Kind: CollectionRepositories, InstallationID: h.inst, Children: true, RequestedBy: "test"})
 	name := SpawnJob(CollectionRepositories)
 	job := fetchQueued(t, h.deps.Namespace, name)
@@ -222,4 +224,35 @@ func TestLeaseWaitWakesOnRelease(t *testing.T) {
 	if _, ok, err := waiter.awaitLease(ctx, inst, time.Now().Add(50*time.Millisecond)); err != nil || ok {
 		t.Fatalf("a second lease over a cap of 1: %v %v", ok, err)
 	}
+}
+
+// TestHandoffHoldsFewFollowUps: a crew holds at most a few follow-ups per
+// slot in memory; the others stay queued in Redis, where the worker pool
+// takes them, and the backfill still completes whole.
+func TestHandoffHoldsFewFollowUps(t *testing.T) {
+	sz := loadSize{repos: 2, pulls: 6, issues: 8, maxFiles: 3, comments: 1, labels: 3, milestones: 1, reviews: 1}
+	h := newHarness(t, ghfake.Options{Seed: seedFor(sz), RateLimit: 100000}, nil)
+	e, ran := handoffEngine(h.deps, 1, nil)
+	e.local.maxQueue = 1
+	h.scan(ScanRequest{Kind: CollectionRepositories, InstallationID: h.inst, Children: true, RequestedBy: "test"})
+	name := SpawnJob(CollectionRepositories)
+	job := fetchQueued(t, h.deps.Namespace, name)
+	if err := e.runFetched(name, e.spawnJob, job); err != nil {
+		t.Fatal(err)
+	}
+	conn := env.Redis.Get()
+	keys, err := redis.Strings(conn.Do("KEYS", h.deps.Namespace+":jobs:*"))
+	left := 0
+	for _, k := range keys {
+		n, _ := redis.Int(conn.Do("LLEN", k))
+		left += n
+	}
+	conn.Close()
+	if err != nil || left == 0 {
+		t.Fatalf("no follow-up left in Redis (%v): the crew held them all (%d ran here)", err, len(*ran))
+	}
+	h.start(4)
+	h.waitIdle(time.Minute)
+	h.assertAllDone()
+	h.assertMatchesWorld()
 }

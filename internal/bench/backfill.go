@@ -16,6 +16,9 @@ import (
 // benchOrg is the organization of every bench world (ghfake's first).
 const benchOrg = "org-0"
 
+// benchMember is a member of benchOrg who can see its installation.
+const benchMember = "user-0"
+
 // worldSeed is a busy organization with pulls pull requests over three
 // repositories (fewer when small): files, reviews, review comments, as
 // many issues with comments, labels and milestones. The same pulls always
@@ -193,9 +196,11 @@ type rescanRun struct {
 	requests int
 }
 
-// runRescan queues a scan of the whole installation, as the load route (and
-// reconcile) does, and waits for it; the primary rate limit it spent is
-// the installation's "used" before and after, from ghfake's /rate_limit.
+// runRescan queues a scan of the whole installation through the load
+// route, as a member of the organization asking for a reload does (with
+// her user token: checking it spends her budget, not the installation's),
+// and waits for it; the primary rate limit the re-scan spent is the
+// installation's "used" before and after, from ghfake's /rate_limit.
 func runRescan(ctx context.Context, b *backfillRun, bound time.Duration) (rescanRun, error) {
 	var r rescanRun
 	tok := b.gh.InstallationToken(b.inst)
@@ -209,7 +214,11 @@ func runRescan(ctx context.Context, b *backfillRun, bound time.Duration) (rescan
 	if err != nil {
 		return r, fmt.Errorf("build the re-scan request: %w", err)
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
+	member := b.gh.UserToken(benchMember)
+	if member == "" {
+		return r, fmt.Errorf("no user token for %s, a member of %s", benchMember, benchOrg)
+	}
+	req.Header.Set("Authorization", "Bearer "+member)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return r, fmt.Errorf("queue the re-scan: %w", err)

@@ -191,17 +191,14 @@ func firstOf(ss ...string) string {
 	return ""
 }
 
-// backfillPart is the small backfill, its re-scan, and its peak memory.
-// The caller closes the run it returns.
+// backfillPart is the small backfill and its re-scan (the memory part
+// measures peaks on runs of its own). The caller closes the run it returns.
 func backfillPart(ctx context.Context, o Options, r *Result) (*backfillRun, error) {
 	bound := 150 * time.Second
 	if o.Quick {
 		bound = 45 * time.Second
 	}
 	b, err := runBackfill(ctx, o, "backfill", o.Size, o.Latency, bound, o.Dir)
-	if b.peakMB > 0 {
-		r.Memory.SmallPeakRSSMB = round(b.peakMB)
-	}
 	if err != nil {
 		return b, err
 	}

@@ -6,14 +6,22 @@ import (
 	"fmt"
 )
 
-// memoryPart runs a fresh serve (fresh database, fresh ghfake) through a
-// backfill LargeFactor times the small one and reads its peak RSS. A run
-// longer than LargeTimeout is cut there: the peak so far is reported and
-// marked unfinished, since a peak that is still growing is a lower bound.
+// memoryPart runs two fresh serves (fresh database, fresh ghfake each)
+// through the small backfill and one LargeFactor times larger, both at
+// LargeLatency, so that the two peaks differ by the data alone (a faster
+// GitHub keeps more in flight), and reads their peak RSS. A run longer
+// than LargeTimeout is cut there: the peak so far is reported and marked
+// unfinished, since a peak that is still growing is a lower bound.
 func memoryPart(ctx context.Context, o Options, r *Result) error {
+	m := &r.Memory
+	small, err := runBackfill(ctx, o, "small", o.Size, o.LargeLatency, o.LargeTimeout, o.Dir)
+	small.close()
+	if err != nil {
+		return fmt.Errorf("the 1x backfill at %s: %w", o.LargeLatency, err)
+	}
+	m.SmallPeakRSSMB = round(small.peakMB)
 	b, err := runBackfill(ctx, o, "large", o.Size*o.LargeFactor, o.LargeLatency, o.LargeTimeout, o.Dir)
 	defer b.close()
-	m := &r.Memory
 	if b.peakMB > 0 {
 		m.LargePeakRSSMB = round(b.peakMB)
 		m.LargeFinished = ptr(b.finished)

@@ -197,7 +197,7 @@ func (r *Result) rows() []row {
 		{"backfill: rate-limit violations", inum(bf.RateLimitViolations), "0", icheck(bf.RateLimitViolations, zero)},
 		{"rescan: primary rate limit spent", inum(rs.PrimarySpent), "0", icheck(rs.PrimarySpent, zero)},
 		{"rescan: wall", fnum(rs.WallS, " s"), "", ""},
-		{"memory: peak RSS, small backfill", fnum(m.SmallPeakRSSMB, " MB"), "", ""},
+		{fmt.Sprintf("memory: peak RSS, 1x backfill at %g ms", m.LargeLatencyMs), fnum(m.SmallPeakRSSMB, " MB"), "", ""},
 		{fmt.Sprintf("memory: peak RSS, %dx backfill at %g ms%s", m.LargeFactor, m.LargeLatencyMs, unfinished(m.LargeFinished)), fnum(m.LargePeakRSSMB, " MB"), "", ""},
 		{"memory: growth large/small", fnum(m.Ratio, "x"), "< 1.3", fcheck(m.Ratio, lt(1.3))},
 	}
