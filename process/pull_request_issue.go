@@ -14,7 +14,8 @@ import (
 // over to its issue row, or that row would lag until the next issue scan.
 
 // syncPullRequestIssues copies the shared fields of the written pull
-// requests onto their issue rows, newer wins, in one statement. For the
+// requests onto their issue rows, newer wins, in one statement, and takes
+// the comment count of an issue row not older than the pull request. For the
 // pull requests in labeled (whose labels the data carried) the issue's
 // labels become the pull request's. An issue row not stored yet is left
 // for the issue scan or an issues event to create: a pull request has no
@@ -51,6 +52,17 @@ func syncPullRequestIssues(ctx context.Context, exec boil.ContextExecutor, writt
 			  AND p.updated_at IS NOT NULL AND (i.updated_at IS NULL OR i.updated_at < p.updated_at
 			      OR (i.updated_at = p.updated_at AND (i.last_replicated_at IS NULL OR i.last_replicated_at <= $3)))
 			RETURNING i.id AS issue_id, p.id AS pr_id
+		), counts AS (
+			-- The other way: a comment's count the issue row learned first
+			-- (an issue_comment delivery before the pull request was
+			-- stored, or a pull request listed without its count) is kept
+			-- by a pull request not newer than it, so the order of the two
+			-- writes does not matter (syncIssuePullRequests' rule).
+			UPDATE github_pull_request p SET comments_count = i.comments_count
+			FROM github_issue i
+			WHERE p.id = ANY($1) AND i.repo_id = p.base_repo_id AND i.number = p.number AND i.is_pull_request
+			  AND i.comments_count IS NOT NULL AND p.comments_count IS DISTINCT FROM i.comments_count
+			  AND i.updated_at IS NOT NULL AND (p.updated_at IS NULL OR p.updated_at <= i.updated_at)
 		), gone AS (
 			DELETE FROM github_issue_label_association a USING upd
 			WHERE a.issue_id = upd.issue_id AND upd.pr_id = ANY($2)

@@ -2,6 +2,7 @@ package process_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -129,4 +130,44 @@ func TestCommentCountOfAPullRequest(t *testing.T) {
 	row, err = models.FindGithubIssue(ctx, exec, issue.GetID())
 	must(t, err)
 	eqInt(t, "issue comments_count after a stale pull request", row.CommentsCount, ptr(5))
+}
+
+// TestCommentCountWhicheverComesFirst: a pull request listed without its
+// comment count (the API's list) and its issue row with the count (an
+// issue_comment delivery), written in either order, leave the count on
+// both rows.
+func TestCommentCountWhicheverComesFirst(t *testing.T) {
+	ctx := context.Background()
+	for _, issueFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("issue first %v", issueFirst), func(t *testing.T) {
+			exec := tx(t)
+			pr := prEvent(t, "closed.payload.json").PullRequest
+			repoID := storeRepo(t, exec, pr.Base.Repo)
+			at := pr.GetUpdatedAt()
+			pr.Comments = nil
+			issue := &github.Issue{
+				ID: ptr(int64(990003)), Number: pr.Number, State: ptr("closed"), Title: pr.Title,
+				User: pr.User, CreatedAt: pr.CreatedAt, UpdatedAt: &at, Comments: ptr(3),
+				PullRequestLinks: &github.PullRequestLinks{URL: pr.URL},
+			}
+			writeIssue := func() {
+				_, err := process.Issue(ctx, exec, repoID, issue, webhook(t0))
+				must(t, err)
+			}
+			writePull := func() {
+				_, _, err := process.PullRequests(ctx, exec, []*github.PullRequest{pr}, api(t0.Add(time.Second)))
+				must(t, err)
+			}
+			if issueFirst {
+				writeIssue()
+				writePull()
+			} else {
+				writePull()
+				writeIssue()
+			}
+			prRow, err := models.FindGithubPullRequest(ctx, exec, pr.GetID())
+			must(t, err)
+			eqInt(t, "pull request comments_count", prRow.CommentsCount, ptr(3))
+		})
+	}
 }

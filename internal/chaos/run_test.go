@@ -421,6 +421,20 @@ func dump(ctx context.Context, db *sql.DB) (map[string][]string, error) {
 				tb.cols = strings.Replace(tb.cols, c, "CASE WHEN is_pull_request THEN NULL ELSE "+c+" END", 1)
 			}
 		}
+		if tb.name == "github_pull_request" {
+			// A comment moves a pull request's updated_at on GitHub, and
+			// only a pull request event or an API read carries it: each
+			// stack's scans read it at their own moments, so it differs
+			// between the two databases as it differs from the world's
+			// (counted apart there, as a known lag).
+			cols := strings.Split(tb.cols, ", ")
+			for i, c := range cols {
+				if c == "updated_at" {
+					cols[i] = "NULL"
+				}
+			}
+			tb.cols = strings.Join(cols, ", ")
+		}
 		// Hand-written SQL: every column of every github_* table, which no
 		// model states.
 		rs, err := db.QueryContext(ctx, `SELECT row(`+tb.cols+`)::text AS r FROM `+tb.name+` ORDER BY r`)
