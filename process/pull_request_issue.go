@@ -81,7 +81,8 @@ func syncPullRequestIssues(ctx context.Context, exec boil.ContextExecutor, writt
 }
 
 // syncIssuePullRequests carries the comment count of written issue rows
-// that are pull requests back to the pull request rows: a comment on a
+// that are pull requests back to the pull request rows, and the shared
+// fields of a newer pull request row to them: a comment on a
 // pull request comes as an issue_comment event carrying the issue, and
 // GitHub sends no pull_request event for it. Only the count: the issue
 // representation knows nothing of the pull request's own fields, and
@@ -94,7 +95,22 @@ func syncIssuePullRequests(ctx context.Context, exec boil.ContextExecutor, issue
 		return nil
 	}
 	// Hand-written: an UPDATE ... FROM the stored issues, one statement.
+	// Its first part goes the other way: an issue row written from data
+	// older than its stored pull request (an issue read that began before
+	// the pull request's close arrived, say) takes the pull request's
+	// shared fields, as the pull request's write would have given them had
+	// the row existed then, so the order of the two does not matter.
 	q := `
+		WITH back AS (
+			UPDATE github_issue i SET
+				state = p.state, title = p.title, body = p.body, locked = p.locked,
+				active_lock_reason = p.active_lock_reason,
+				assignee_id = p.assignee_id, assignee_login = p.assignee_login, assignee_logins = p.assignee_logins,
+				milestone_number = p.milestone_number, updated_at = p.updated_at, closed_at = p.closed_at
+			FROM github_pull_request p
+			WHERE i.id = ANY($1) AND p.base_repo_id = i.repo_id AND p.number = i.number AND i.is_pull_request
+			  AND p.updated_at IS NOT NULL AND i.updated_at < p.updated_at
+		)
 		UPDATE github_pull_request p SET comments_count = i.comments_count
 		FROM github_issue i
 		WHERE i.id = ANY($1) AND p.base_repo_id = i.repo_id AND p.number = i.number

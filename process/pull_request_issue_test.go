@@ -171,3 +171,44 @@ func TestCommentCountWhicheverComesFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestPullRequestIssueRowWhicheverComesFirst: a pull request closed at T2
+// and its issue row read open at T1 (an issue read that began before the
+// close), written in either order, leave the issue row closed as of T2.
+func TestPullRequestIssueRowWhicheverComesFirst(t *testing.T) {
+	ctx := context.Background()
+	for _, issueFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("issue first %v", issueFirst), func(t *testing.T) {
+			exec := tx(t)
+			pr := prEvent(t, "closed.payload.json").PullRequest
+			repoID := storeRepo(t, exec, pr.Base.Repo)
+			closed := pr.GetUpdatedAt()
+			opened := github.Timestamp{Time: closed.Add(-time.Hour)}
+			issue := &github.Issue{
+				ID: ptr(int64(990004)), Number: pr.Number, State: ptr("open"), Title: pr.Title,
+				User: pr.User, CreatedAt: pr.CreatedAt, UpdatedAt: &opened,
+				PullRequestLinks: &github.PullRequestLinks{URL: pr.URL},
+			}
+			writeIssue := func() {
+				_, err := process.Issue(ctx, exec, repoID, issue, api(t0))
+				must(t, err)
+			}
+			writePull := func() {
+				_, err := process.PullRequest(ctx, exec, pr, webhook(t0.Add(time.Second)))
+				must(t, err)
+			}
+			if issueFirst {
+				writeIssue()
+				writePull()
+			} else {
+				writePull()
+				writeIssue()
+			}
+			row, err := models.FindGithubIssue(ctx, exec, issue.GetID())
+			must(t, err)
+			eq(t, "issue state", row.State, pr.GetState())
+			eqTime(t, "issue closed_at", row.ClosedAt, pr.ClosedAt)
+			eqTime(t, "issue updated_at", row.UpdatedAt, pr.UpdatedAt)
+		})
+	}
+}
