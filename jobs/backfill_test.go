@@ -128,37 +128,6 @@ func (h *harness) scan(req ScanRequest) int64 {
 	return id
 }
 
-// minimumRequests is the fewest requests the design allows for loading
-// the installation: one per page of 100 of every collection (at least one
-// per collection, even empty; a pull request's files take
-// ceil(files/100) pages), plus one GET of each merged pull request, the
-// only way to learn who merged it.
-func minimumRequests(w ghfake.World, inst int64) int {
-	pages := func(n int) int { return max((n+99)/100, 1) }
-	repos := w.InstallationRepositories(inst)
-	total := pages(len(repos))
-	for _, r := range repos {
-		o, n := r.GetOwner().GetLogin(), r.GetName()
-		all := w.IssuesAndPulls(o, n)
-		comments := 0
-		for _, it := range all {
-			comments += len(w.IssueComments(o, n, it.GetNumber()))
-		}
-		pulls := w.PullRequests(o, n)
-		total += pages(len(w.Labels(o, n))) + pages(len(w.Milestones(o, n))) + pages(len(pulls)) +
-			pages(len(all)) + pages(comments)
-		for _, pr := range pulls {
-			num := pr.GetNumber()
-			total += pages(len(w.PullRequestFiles(o, n, num))) + pages(len(w.Reviews(o, n, num))) +
-				pages(len(w.ReviewComments(o, n, num)))
-			if pr.MergedAt != nil {
-				total++
-			}
-		}
-	}
-	return total
-}
-
 // worldRows renders ghfake's world as the rows the replica should hold,
 // one sorted list of strings per table.
 func worldRows(w ghfake.World, inst int64) map[string][]string {
@@ -368,7 +337,7 @@ func TestBackfillInstallation(t *testing.T) {
 	h.start(8)
 	ctx := context.Background()
 	w := h.gh.World()
-	minimum := minimumRequests(w, h.inst)
+	minimum := w.MinimumRequests(h.inst)
 
 	t.Run("first load", func(t *testing.T) {
 		h.t = t

@@ -68,7 +68,7 @@ func benchBackfill(b *testing.B, sz loadSize) {
 		st := h.gh.Stats()
 		requests += st.ByInstallation[h.inst].Requests
 		limited += st.Total.RateLimited
-		minimum += minimumRequests(h.gh.World(), h.inst)
+		minimum += h.gh.World().MinimumRequests(h.inst)
 		busy += jobTime(b, reg)
 		h.close()
 	}

@@ -31,37 +31,6 @@ func worldSeed(pulls int, install bool) *ghfake.SeedOptions {
 		LabelsPerRepo: 8, MilestonesPerRepo: 3, ReviewsPerPull: 1, ReviewCommentsPerPull: 2, NoInstall: !install}
 }
 
-// minimumRequests is the fewest requests the design allows for loading
-// the installation (jobs' test of the same name): one per page of 100 of
-// every collection, at least one even when empty (a pull request's files
-// take ceil(files/100) pages), plus one GET of each merged pull request,
-// the only way to learn who merged it.
-func minimumRequests(w ghfake.World, inst int64) int {
-	pages := func(n int) int { return max((n+99)/100, 1) }
-	repos := w.InstallationRepositories(inst)
-	total := pages(len(repos))
-	for _, r := range repos {
-		o, n := r.GetOwner().GetLogin(), r.GetName()
-		all := w.IssuesAndPulls(o, n)
-		comments := 0
-		for _, it := range all {
-			comments += len(w.IssueComments(o, n, it.GetNumber()))
-		}
-		pulls := w.PullRequests(o, n)
-		total += pages(len(w.Labels(o, n))) + pages(len(w.Milestones(o, n))) + pages(len(pulls)) +
-			pages(len(all)) + pages(comments)
-		for _, pr := range pulls {
-			num := pr.GetNumber()
-			total += pages(len(w.PullRequestFiles(o, n, num))) + pages(len(w.Reviews(o, n, num))) +
-				pages(len(w.ReviewComments(o, n, num)))
-			if pr.MergedAt != nil {
-				total++
-			}
-		}
-	}
-	return total
-}
-
 // backfillRun is one installation's initial load by a fresh serve.
 type backfillRun struct {
 	gh         *ghfake.Server
@@ -124,7 +93,7 @@ func runBackfill(ctx context.Context, o Options, name string, pulls int, latency
 		return b, fmt.Errorf("serve did not accept installation.created: %+v", d)
 	}
 	b.inst = in.GetID()
-	b.minimum = minimumRequests(gh.World(), b.inst)
+	b.minimum = gh.World().MinimumRequests(b.inst)
 	err = waitIdle(ctx, b.db, bound)
 	b.wall = time.Since(start)
 	if peak, perr := b.srv.peakRSSMB(); perr == nil {
