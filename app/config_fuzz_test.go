@@ -93,6 +93,9 @@ func TestConfigFileErrorsNameKey(t *testing.T) {
 		{"log: {level: [1]}\n", ": log.level: line 1: cannot unmarshal !!seq into string"},
 		{"addr: x\nunknown_key: 1\n", ": unknown_key: line 2: field unknown_key not found"},
 		{"[1]\n", ": top level: line 1: cannot unmarshal !!seq into app.Config"},
+		// A key that is a list names the mapping that holds it (found by fuzzing).
+		{"[1, 2]: [1, 2]\n", ": top level: line 1: cannot unmarshal !!seq into string"},
+		{"log:\n  [1]: x\n", ": log: line 2: cannot unmarshal !!seq into string"},
 		{"workers: [\n", ": yaml: line 1: did not find expected node content"},
 	}
 	for _, tc := range tests {

@@ -56,7 +56,15 @@ func yamlKeyLines(n *yaml.Node, path string, out map[int]string) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := k.Value
-			if path != "" {
+			switch {
+			case k.Kind != yaml.ScalarNode:
+				// A key that is itself a list or a mapping has no name:
+				// the error is about the mapping holding it.
+				p = path
+				if p == "" {
+					p = "top level"
+				}
+			case path != "":
 				p = path + "." + k.Value
 			}
 			out[k.Line] = p
