@@ -31,14 +31,14 @@ func (b *Base) storeBatch(batch []*pending) []commitResult {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), batchTimeout)
 	defer cancel()
 	logger := b.Logger.With().Int("batch", len(batch)).Logger()
-	results, err := b.storeTogether(ctx, batch)
-	for attempt := 2; err != nil && pgretry.Retryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
+	var results []commitResult
+	err := pgretry.Run(ctx, maxStoreAttempts, 100*time.Millisecond, func(err error, attempt int) {
 		logger.Warn().Err(err).Int("attempt", attempt).Msg("batch of deliveries aborted by the database; retrying")
-		if !pgretry.Wait(ctx, attempt, 100*time.Millisecond) {
-			break
-		}
+	}, func() error {
+		var err error
 		results, err = b.storeTogether(ctx, batch)
-	}
+		return err
+	})
 	if err == nil {
 		b.metrics.batch(len(batch), "committed")
 		return results
@@ -53,8 +53,9 @@ func (b *Base) storeBatch(batch []*pending) []commitResult {
 }
 
 // storeTogether runs one attempt of a batch's transaction: the claims of
-// all deliveries (claimAll), the envelopes of all of them (process.Envelopes), each effect in
-// arrival order, the stale ones marked, one commit. Any error fails the
+// all deliveries (claimAll), the envelopes of all of them
+// (process.Envelopes), each effect in arrival order, the stale ones
+// marked, one commit. Any error fails the
 // whole attempt.
 func (b *Base) storeTogether(ctx context.Context, batch []*pending) ([]commitResult, error) {
 	tx, err := b.DB.BeginTx(ctx, nil)

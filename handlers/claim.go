@@ -7,11 +7,26 @@ import (
 	"time"
 )
 
-// claimAll claims the GUIDs of a batch's deliveries in one statement, as
-// claim does for one: the i-th result is the i-th delivery's. A GUID that
-// comes twice is claimed by its first copy; the later ones are duplicates,
-// as they would be one after the other. The rows are inserted in GUID
-// order, so that concurrent batches take their key locks in one order.
+// claimAll claims the GUIDs of deliveries in one statement, a delivery
+// alone or a batch's: each row is inserted as processed (a later
+// statement marks it stale when it is), unless its GUID is stored already
+// with another status than failed. The i-th result is the i-th delivery's.
+//
+// Hand-written SQL, on the hot path of every delivery: the claim is a
+// conditional upsert (DO UPDATE ... WHERE status = 'failed' RETURNING)
+// that the models' Upsert cannot state. Claiming the GUID first serializes
+// two copies of one delivery: the second waits on the primary key until
+// the first commits, then finds it done. A GUID that comes twice in one
+// call is claimed by its first copy; the later ones are duplicates, as
+// they would be one after the other. The rows are inserted in GUID order,
+// so that concurrent batches take their key locks in one order.
+//
+// A delivery that catch-up asked GitHub to redeliver carries, in
+// catchup_request, the time GitHub first sent it: its data is as of then,
+// which orders what has no updated_at (reviews, collaborators). The same
+// statement marks the request recovered and the delivery as recovered by
+// catch-up (or by replay), so recovery costs no round trip. processed_at is
+// the transaction's start (now()), as a later update would set it.
 func claimAll(ctx context.Context, tx *sql.Tx, ds []delivery) ([]claimed, error) {
 	out := make([]claimed, len(ds))
 	first := make(map[string]int, len(ds))
@@ -56,14 +71,14 @@ RETURNING w.delivery_id,
   (SELECT a.delivered_at FROM asked a WHERE a.guid = w.delivery_id)`,
 		ids, events, actions, installations, repos, received, payloads, replays)
 	if err != nil {
-		return nil, fmt.Errorf("claim a batch of %d deliveries: %w", len(ds), err)
+		return nil, fmt.Errorf("claim %s: %w", claimWhat(ds), err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var guid string
 		var c claimed
 		if err := rows.Scan(&guid, &c.installationGone, &c.askedAt); err != nil {
-			return nil, fmt.Errorf("claim a batch of %d deliveries: read result: %w", len(ds), err)
+			return nil, fmt.Errorf("claim %s: read result: %w", claimWhat(ds), err)
 		}
 		c.claimed = true
 		if i, ok := first[guid]; ok {
@@ -71,7 +86,15 @@ RETURNING w.delivery_id,
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("claim a batch of %d deliveries: %w", len(ds), err)
+		return nil, fmt.Errorf("claim %s: %w", claimWhat(ds), err)
 	}
 	return out, nil
+}
+
+// claimWhat names the deliveries of a claim in its errors.
+func claimWhat(ds []delivery) string {
+	if len(ds) == 1 {
+		return fmt.Sprintf("%s delivery %s", ds[0].event, ds[0].id)
+	}
+	return fmt.Sprintf("a batch of %d deliveries", len(ds))
 }

@@ -241,17 +241,17 @@ func isDataError(err error) bool {
 // a transaction is rolled back whole and succeeds when run again; GitHub
 // would not redeliver a 500 by itself.
 func (b *Base) storeAlone(ctx context.Context, d delivery, apply effect) commitResult {
-	status, after, err := b.store(ctx, d, apply)
-	for attempt := 2; err != nil && pgretry.Retryable(err) && attempt <= maxStoreAttempts && ctx.Err() == nil; attempt++ {
+	var res commitResult
+	// Back off a little, with jitter, so the transaction that won the
+	// deadlock takes the rows first instead of meeting us again.
+	res.err = pgretry.Run(ctx, maxStoreAttempts, 100*time.Millisecond, func(err error, attempt int) {
 		zerolog.Ctx(ctx).Warn().Err(err).Int("attempt", attempt).Msg("delivery transaction aborted by the database; retrying")
-		// Back off a little, with jitter, so the transaction that won the
-		// deadlock takes the rows first instead of meeting us again.
-		if !pgretry.Wait(ctx, attempt, 100*time.Millisecond) {
-			break
-		}
-		status, after, err = b.store(ctx, d, apply)
-	}
-	return commitResult{status: status, after: after, err: err}
+	}, func() error {
+		var err error
+		res.status, res.after, err = b.store(ctx, d, apply)
+		return err
+	})
+	return res
 }
 
 // maxStoreAttempts bounds the runs of a delivery's transaction that the
@@ -270,10 +270,11 @@ func (b *Base) store(ctx context.Context, d delivery, apply effect) (string, []f
 	}
 	defer tx.Rollback() //nolint:errcheck // a no-op after commit
 
-	c, err := claim(ctx, tx, d)
+	claims, err := claimAll(ctx, tx, []delivery{d})
 	if err != nil {
 		return "", nil, err
 	}
+	c := claims[0]
 	if !c.claimed {
 		zerolog.Ctx(ctx).Info().Msg("delivery already stored; nothing to do")
 		return duplicate, nil, nil
@@ -323,53 +324,6 @@ type claimed struct {
 	// askedAt is when GitHub first sent a delivery catch-up asked it to
 	// send again.
 	askedAt sql.NullTime
-}
-
-// claim inserts d's row in webhook_delivery, as processed (a later
-// statement marks it stale when it is), unless the GUID is stored already
-// with another status than failed.
-//
-// Hand-written SQL, on the hot path of every delivery: the claim is a
-// conditional upsert (DO UPDATE ... WHERE status = 'failed' RETURNING)
-// that the models' Upsert cannot state. Claiming the GUID first serializes
-// two copies of one delivery: the second waits on the primary key until
-// the first commits, then finds it done; in one batch, the second finds the
-// first's row and is a duplicate.
-//
-// A delivery that catch-up asked GitHub to redeliver carries, in
-// catchup_request, the time GitHub first sent it: its data is as of then,
-// which orders what has no updated_at (reviews, collaborators). The same
-// statement marks the request recovered and the delivery as recovered by
-// catch-up (or by replay), so recovery costs no round trip. processed_at is
-// the transaction's start (now()), as a later update would set it.
-func claim(ctx context.Context, tx *sql.Tx, d delivery) (claimed, error) {
-	var c claimed
-	var guid string
-	err := tx.QueryRowContext(ctx, `
-WITH asked AS (
-  UPDATE catchup_request SET recovered_at = COALESCE(recovered_at, now()) WHERE guid = $1 RETURNING delivered_at
-)
-INSERT INTO webhook_delivery (delivery_id, event, action, installation_id, repo_id, received_at, processed_at, status, error, payload, recovered_by)
-VALUES ($1, $2, $3, $4, $5, $6, now(), 'processed', NULL, $7::jsonb,
-  CASE WHEN $8 THEN 'replay' WHEN EXISTS (SELECT 1 FROM asked) THEN 'catchup' END)
-ON CONFLICT (delivery_id) DO UPDATE SET
-  event = EXCLUDED.event, action = EXCLUDED.action, installation_id = EXCLUDED.installation_id,
-  repo_id = EXCLUDED.repo_id, received_at = EXCLUDED.received_at, status = 'processed',
-  error = NULL, processed_at = now(), payload = EXCLUDED.payload, recovered_by = EXCLUDED.recovered_by
-WHERE webhook_delivery.status = 'failed'
-RETURNING delivery_id,
-  EXISTS (SELECT 1 FROM github_installation WHERE id = $4 AND deleted_at IS NOT NULL),
-  (SELECT delivered_at FROM asked)`,
-		d.id, d.event, nullString(d.action), nullInt(d.installationID), nullInt(d.repoID), d.received, jsonText(d.payload), d.replay,
-	).Scan(&guid, &c.installationGone, &c.askedAt)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, nil
-	}
-	if err != nil {
-		return c, fmt.Errorf("claim %s delivery %s: %w", d.event, d.id, err)
-	}
-	c.claimed = true
-	return c, nil
 }
 
 // tx is the delivery's view of the transaction: its data is as of its

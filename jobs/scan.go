@@ -221,19 +221,13 @@ func (e *engine) startRunning(ctx context.Context, id int64, pagesTotal int) err
 // withTx runs fn in a transaction and commits it. fn may run more than
 // once (see below): it must set, not accumulate, what it hands out.
 func (e *engine) withTx(ctx context.Context, what string, fn func(tx *sql.Tx) error) error {
-	err := e.runTx(ctx, what, fn)
 	// A deadlock victim or a serialization failure is rolled back whole
 	// and succeeds when run again: many deliveries and pages writing the
 	// same users at once meet this, and failing the job for it would spend
 	// one of its few tries (and, on the last, lose the page).
-	for attempt := 2; err != nil && pgretry.Retryable(err) && attempt <= maxTxAttempts && ctx.Err() == nil; attempt++ {
+	return pgretry.Run(ctx, maxTxAttempts, 50*time.Millisecond, func(err error, attempt int) {
 		e.deps.Logger.Debug().Err(err).Str("what", what).Int("attempt", attempt).Msg("transaction aborted by the database; running it again")
-		if !pgretry.Wait(ctx, attempt, 50*time.Millisecond) {
-			break
-		}
-		err = e.runTx(ctx, what, fn)
-	}
-	return err
+	}, func() error { return e.runTx(ctx, what, fn) })
 }
 
 // maxTxAttempts bounds the runs of one job transaction the database

@@ -34,3 +34,22 @@ func Wait(ctx context.Context, attempt int, step time.Duration) bool {
 		return false
 	}
 }
+
+// Run runs fn, and runs it again, up to attempts runs in all, while
+// PostgreSQL aborted it only for concurrent transactions (Retryable) and
+// ctx lasts, waiting before each new run (Wait with step). onRetry, when
+// not nil, is told the error and the number of the run about to start.
+// It returns fn's last error.
+func Run(ctx context.Context, attempts int, step time.Duration, onRetry func(err error, attempt int), fn func() error) error {
+	err := fn()
+	for attempt := 2; err != nil && Retryable(err) && attempt <= attempts && ctx.Err() == nil; attempt++ {
+		if onRetry != nil {
+			onRetry(err, attempt)
+		}
+		if !Wait(ctx, attempt, step) {
+			break
+		}
+		err = fn()
+	}
+	return err
+}
