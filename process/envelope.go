@@ -63,32 +63,16 @@ func Envelopes(ctx context.Context, exec boil.ContextExecutor, envs []Envelope) 
 			instIDs, repoIDs = append(instIDs, e.InstallationID), append(repoIDs, e.Repository.GetID())
 		}
 	}
-	if l := laterOf(exec); l != nil && len(users) > 0 {
-		if err := l.addUsers(m, users); err != nil {
-			return err
-		}
-	} else if len(users) > 0 {
-		if _, err := upsert(ctx, exec, userSpec, m, users); err != nil {
-			return fmt.Errorf("upsert %d users of %d envelopes: %w", len(users), len(envs), err)
-		}
+	if err := writeNestedUsers(ctx, exec, m, users); err != nil {
+		return fmt.Errorf("%d envelopes: %w", len(envs), err)
 	}
 	if len(repos) > 0 {
 		if _, err := upsert(ctx, exec, repositorySpec, m, repos); err != nil {
 			return fmt.Errorf("upsert %d repositories of %d envelopes: %w", len(repos), len(envs), err)
 		}
 	}
-	if len(instIDs) == 0 {
-		return nil
-	}
-	// As LinkInstallationRepository, for every pair at once; the pairs
-	// are sorted so that concurrent batches take their locks in one order.
-	q := `WITH l AS (INSERT INTO github_installation_repository (installation_id, repo_id)
-		SELECT DISTINCT i.id, p.repo_id FROM unnest($1::bigint[], $2::bigint[]) AS p(installation_id, repo_id)
-		JOIN github_installation i ON i.id = p.installation_id AND i.deleted_at IS NULL
-		ORDER BY 1, 2
-		ON CONFLICT DO NOTHING RETURNING repo_id)` + coverRepositories
-	if _, err := exec.ExecContext(ctx, q, instIDs, repoIDs); err != nil {
-		return fmt.Errorf("link the repositories of %d envelopes to their installations: %w", len(envs), classify(err))
+	if err := linkInstallationRepositories(ctx, exec, instIDs, repoIDs); err != nil {
+		return fmt.Errorf("link the repositories of %d envelopes to their installations: %w", len(envs), err)
 	}
 	return nil
 }

@@ -254,13 +254,28 @@ func linkRepositories(ctx context.Context, exec boil.ContextExecutor, installati
 // proves. A deleted or unstored installation is left alone (the link needs
 // a live installation row); the repository need not be stored yet.
 func LinkInstallationRepository(ctx context.Context, exec boil.ContextExecutor, installationID, repoID int64) error {
-	// One statement on the hot path: the link, and the repository covered
-	// again when it is new.
-	q := `WITH l AS (INSERT INTO github_installation_repository (installation_id, repo_id)
-		SELECT id, $2 FROM github_installation WHERE id = $1 AND deleted_at IS NULL
-		ON CONFLICT DO NOTHING RETURNING repo_id)` + coverRepositories
-	if _, err := exec.ExecContext(ctx, q, installationID, repoID); err != nil {
+	if err := linkInstallationRepositories(ctx, exec, []int64{installationID}, []int64{repoID}); err != nil {
 		return fmt.Errorf("link repository %d to installation %d: %w", repoID, installationID, err)
+	}
+	return nil
+}
+
+// linkInstallationRepositories links the pairs (installationIDs[i],
+// repoIDs[i]) in one statement on the hot path: the links of live
+// installations, and the repositories covered again when a link is new.
+// The pairs are sorted so that concurrent batches take their locks in one
+// order.
+func linkInstallationRepositories(ctx context.Context, exec boil.ContextExecutor, installationIDs, repoIDs []int64) error {
+	if len(installationIDs) == 0 {
+		return nil
+	}
+	q := `WITH l AS (INSERT INTO github_installation_repository (installation_id, repo_id)
+		SELECT DISTINCT i.id, p.repo_id FROM unnest($1::bigint[], $2::bigint[]) AS p(installation_id, repo_id)
+		JOIN github_installation i ON i.id = p.installation_id AND i.deleted_at IS NULL
+		ORDER BY 1, 2
+		ON CONFLICT DO NOTHING RETURNING repo_id)` + coverRepositories
+	if _, err := exec.ExecContext(ctx, q, installationIDs, repoIDs); err != nil {
+		return classify(err)
 	}
 	return nil
 }

@@ -84,6 +84,12 @@ func nestedUsers(ctx context.Context, exec boil.ContextExecutor, m Meta, users .
 			rows = append(rows, r)
 		}
 	}
+	return writeNestedUsers(ctx, exec, m, rows)
+}
+
+// writeNestedUsers upserts rows of nested users now, or defers them to the
+// end of the transaction when exec has a Later.
+func writeNestedUsers(ctx context.Context, exec boil.ContextExecutor, m Meta, rows []row) error {
 	if len(rows) == 0 {
 		return nil
 	}
