@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 
@@ -99,7 +98,7 @@ func (b *Base) storeTogether(ctx context.Context, batch []*pending) ([]commitRes
 			dtx.envelopeStored = true
 		}
 	}
-	if err := process.Envelopes(ctx, dtxsHolder{tx, later}, envs); err != nil {
+	if err := process.Envelopes(ctx, &deliveryTx{Tx: tx, later: later}, envs); err != nil {
 		return nil, fmt.Errorf("store the envelopes of a batch of %d deliveries: %w", len(batch), err)
 	}
 	var stale []string
@@ -139,15 +138,6 @@ func (b *Base) storeTogether(ctx context.Context, batch []*pending) ([]commitRes
 	}
 	return results, nil
 }
-
-// dtxsHolder is the batch's transaction with its Later, for the writes of
-// the batch as a whole (its envelopes).
-type dtxsHolder struct {
-	*sql.Tx
-	later *process.Later
-}
-
-func (h dtxsHolder) Later() *process.Later { return h.later }
 
 // applyInBatch runs a delivery's effect with its own request's values (its
 // logger) but the batch's deadline and without its request's cancelation.
