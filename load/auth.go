@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/webhookdb/webhookdb/internal/ttlcache"
 	"github.com/webhookdb/webhookdb/jobs"
 )
 
@@ -82,8 +83,8 @@ func (t target) key() string {
 type authorizer struct {
 	apiURL  *url.URL
 	client  *http.Client
-	cache   *confirmations
-	refused *confirmations
+	cache   *ttlcache.Cache[string]
+	refused *ttlcache.Cache[string]
 	// installationRepos lists the repository ids of an installation as
 	// the app's own installation token sees them: what an installation
 	// token must list, all and only, to prove it is of that installation.
@@ -96,7 +97,7 @@ func (a *authorizer) wasRefused(token string) bool {
 	if a.refused == nil {
 		return false
 	}
-	_, ok := a.refused.get(tokenHash(token))
+	_, ok := a.refused.Get(tokenHash(token))
 	return ok
 }
 
@@ -104,7 +105,7 @@ func (a *authorizer) wasRefused(token string) bool {
 // token GitHub refused never works again, so remembering it is safe.
 func (a *authorizer) remember(token string, err error) error {
 	if a.refused != nil && errors.Is(err, errBadCredentials) {
-		a.refused.put(tokenHash(token), "")
+		a.refused.Put(tokenHash(token), "")
 	}
 	return err
 }
@@ -114,7 +115,7 @@ func (a *authorizer) remember(token string, err error) error {
 // errBadCredentials, errForbidden, *rateLimited and *githubError.
 func (a *authorizer) authorize(ctx context.Context, token string, t target, rh *rateLimitHeaders) (string, error) {
 	cacheKey := tokenHash(token) + "|" + t.key()
-	if who, ok := a.cache.get(cacheKey); ok {
+	if who, ok := a.cache.Get(cacheKey); ok {
 		return who, nil
 	}
 	if a.wasRefused(token) {
@@ -128,14 +129,14 @@ func (a *authorizer) authorize(ctx context.Context, token string, t target, rh *
 	if err != nil {
 		return "", a.remember(token, err)
 	}
-	a.cache.put(cacheKey, who)
+	a.cache.Put(cacheKey, who)
 	return who, nil
 }
 
 // confirmed says whether the token was confirmed for t within the
 // cache's time to live, without asking GitHub.
 func (a *authorizer) confirmed(token string, t target) bool {
-	_, ok := a.cache.get(tokenHash(token) + "|" + t.key())
+	_, ok := a.cache.Get(tokenHash(token) + "|" + t.key())
 	return ok
 }
 

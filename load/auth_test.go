@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookdb/webhookdb/internal/ttlcache"
 )
 
 // TestAuthMatrix: who may load, with the exact status codes.
@@ -169,7 +171,7 @@ func TestAuthMatrix(t *testing.T) {
 func TestConfirmationCache(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	now := time.Now()
-	h.handler.auth.cache.now = func() time.Time { return now }
+	h.handler.auth.cache = ttlcache.New[string](time.Minute, 10000, func() time.Time { return now })
 	tok := h.gh.InstallationToken(h.inst0)
 	path := "/load/repos/org-0/repo-0/labels"
 
@@ -190,13 +192,12 @@ func TestConfirmationCache(t *testing.T) {
 	if got := h.gh.Stats().ByToken[tok].Requests; got != calls {
 		t.Errorf("second request asked GitHub again: %d calls, want %d", got, calls)
 	}
-	h.handler.auth.cache.mu.Lock()
-	for k, e := range h.handler.auth.cache.entries {
-		if strings.Contains(k, tok) || strings.Contains(e.who, tok) {
+	for _, k := range h.handler.auth.cache.Keys() {
+		who, _ := h.handler.auth.cache.Get(k)
+		if strings.Contains(k, tok) || strings.Contains(who, tok) {
 			t.Errorf("cache holds the token in clear: %q", k)
 		}
 	}
-	h.handler.auth.cache.mu.Unlock()
 
 	// After a minute GitHub is asked again.
 	now = now.Add(61 * time.Second)
@@ -205,24 +206,6 @@ func TestConfirmationCache(t *testing.T) {
 	}
 	if got := h.gh.Stats().ByToken[tok].Requests; got <= calls {
 		t.Errorf("after the minute GitHub was not asked again (%d calls)", got)
-	}
-}
-
-func TestConfirmationsBounded(t *testing.T) {
-	now := time.Now()
-	c := newConfirmations(time.Minute, 3, func() time.Time { return now })
-	for i := 0; i < 10; i++ {
-		c.put(strconv.Itoa(i), "x")
-	}
-	if c.len() > 3 {
-		t.Errorf("%d entries, want at most 3", c.len())
-	}
-	if who, ok := c.get("9"); !ok || who != "x" {
-		t.Errorf("latest entry lost")
-	}
-	now = now.Add(time.Minute)
-	if _, ok := c.get("9"); ok {
-		t.Errorf("entry outlived its minute")
 	}
 }
 

@@ -106,13 +106,11 @@ func TestRefusedTokenRemembered(t *testing.T) {
 			}
 		})
 	}
-	h.handler.auth.refused.mu.Lock()
-	for k := range h.handler.auth.refused.entries {
+	for _, k := range h.handler.auth.refused.Keys() {
 		if strings.Contains(k, "garbage") {
 			t.Errorf("refusals hold a token in clear: %q", k)
 		}
 	}
-	h.handler.auth.refused.mu.Unlock()
 }
 
 // TestInvisibleLikeMissing: a private repository the caller cannot see,

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookdb/webhookdb/internal/ttlcache"
 )
 
 // TestInstallationTokenOfAnotherApp: an installation token of another
@@ -22,7 +24,7 @@ func TestInstallationTokenOfAnotherApp(t *testing.T) {
 	a := &authorizer{
 		apiURL: api,
 		client: h.handler.deps.HTTPClient,
-		cache:  newConfirmations(time.Minute, 10, time.Now),
+		cache:  ttlcache.New[string](time.Minute, 10, time.Now),
 		// What the app's own token of the installation lists.
 		installationRepos: h.handler.installationRepoIDs,
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/palantir/go-githubapp/githubapp"
 	"github.com/rs/zerolog"
 
+	"github.com/webhookdb/webhookdb/internal/ttlcache"
 	"github.com/webhookdb/webhookdb/jobs"
 )
 
@@ -104,8 +105,8 @@ func New(deps Deps) (*Handler, error) {
 	h.auth = &authorizer{
 		apiURL:            api,
 		client:            deps.HTTPClient,
-		cache:             newConfirmations(deps.CacheTTL, deps.CacheSize, deps.Now),
-		refused:           newConfirmations(deps.CacheTTL, deps.CacheSize, deps.Now),
+		cache:             ttlcache.New[string](deps.CacheTTL, deps.CacheSize, deps.Now),
+		refused:           ttlcache.New[string](deps.CacheTTL, deps.CacheSize, deps.Now),
 		installationRepos: h.installationRepoIDs,
 	}
 	return h, nil

@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"internal/httpjson": nil,
 	"internal/pgretry":  nil,
 	"internal/promreg":  nil,
+	"internal/ttlcache": nil,
 	"internal/testutil": {"migrations"},
 	"internal/layering": nil,
 	"internal/bench":    {"ghfake"},
