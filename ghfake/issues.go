@@ -223,6 +223,7 @@ func (s *Server) listIssuesPage(c *reqCtx, r *repo, state, sortBy, direction str
 		}
 		items = f
 	}
+	items = filterItems(items, issueFilters(c.r.URL.Query()))
 	return pagedArray(c, len(items), func(i int) []byte { return issueJSON(s.w.issue(items[i])) })
 }
 

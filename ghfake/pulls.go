@@ -321,6 +321,7 @@ func (s *Server) listPullsPage(c *reqCtx, r *repo, state, sortBy, direction stri
 		}
 		items = f
 	}
+	items = filterItems(items, headFilter(c.r.URL.Query()))
 	return pagedArray(c, len(items), func(i int) []byte { return s.w.pullJSON(items[i], false) })
 }
 
