@@ -21,6 +21,8 @@ import (
 type Env struct {
 	Stdout io.Writer
 	Stderr io.Writer
+	// Stdin is read by `sql-user --password-stdin`; nil reads nothing.
+	Stdin  io.Reader
 	Getenv func(string) (string, bool)
 	// demo lets a test of `webhookdb demo` observe it; nil otherwise.
 	demo *demoHooks
@@ -50,7 +52,7 @@ func Main() int {
 		}
 		os.Exit(code)
 	}()
-	return Run(ctx, os.Args[1:], Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.LookupEnv})
+	return Run(ctx, os.Args[1:], Env{Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin, Getenv: os.LookupEnv})
 }
 
 const usage = `webhookdb keeps a PostgreSQL replica of GitHub data, fed by webhooks and backfills.
@@ -65,6 +67,7 @@ Commands:
   demo          the whole product against a simulated GitHub
   fake-github   the GitHub simulator alone
   bench         the benchmarks
+  sql-user      a read-only PostgreSQL role for analysts (sql-user NAME [--account LOGIN]...)
 
 Every command takes -c FILE (default config.yml). Environment variables
 override the file; see README.md.
@@ -78,6 +81,8 @@ type command struct {
 	run  func(ctx context.Context, cc *cmdContext) error
 	// flags adds the command's own flags.
 	flags func(fs *flag.FlagSet, cc *cmdContext)
+	// positional: the command takes arguments (cc.args), between its flags.
+	positional bool
 }
 
 // cmdContext is what a command gets: its parsed flags and the environment.
@@ -87,6 +92,7 @@ type cmdContext struct {
 	configSet  bool
 	fs         *flag.FlagSet
 	extra      map[string]any
+	args       []string
 }
 
 func (cc *cmdContext) loadConfig(demo bool) (Config, error) {
@@ -102,6 +108,7 @@ func commands() []command {
 		{name: "demo", run: runDemo, flags: demoFlags},
 		{name: "fake-github", run: runFakeGitHub, flags: fakeGitHubFlags},
 		{name: "bench", run: runBench, flags: benchFlags},
+		{name: "sql-user", run: runSQLUser, flags: sqlUserFlags, positional: true},
 	}
 }
 
@@ -148,7 +155,7 @@ func run(ctx context.Context, args []string, env Env) error {
 	}
 	rest := global.Args()
 	if len(rest) == 0 {
-		return fmt.Errorf("%w: no command given; one of migrate, serve, web, worker, demo, fake-github, bench", errUsage)
+		return fmt.Errorf("%w: no command given; one of migrate, serve, web, worker, demo, fake-github, bench, sql-user", errUsage)
 	}
 	name := rest[0]
 	if name == "help" {
@@ -163,7 +170,7 @@ func run(ctx context.Context, args []string, env Env) error {
 		}
 	}
 	if cmd == nil {
-		return fmt.Errorf("%w: unknown command %q; one of migrate, serve, web, worker, demo, fake-github, bench", errUsage, name)
+		return fmt.Errorf("%w: unknown command %q; one of migrate, serve, web, worker, demo, fake-github, bench, sql-user", errUsage, name)
 	}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -173,7 +180,12 @@ func run(ctx context.Context, args []string, env Env) error {
 		cmd.flags(fs, cc)
 	}
 	cc.fs = fs
-	if err := fs.Parse(rest[1:]); err != nil {
+	err := fs.Parse(rest[1:])
+	for err == nil && cmd.positional && fs.NArg() > 0 {
+		cc.args = append(cc.args, fs.Arg(0))
+		err = fs.Parse(fs.Args()[1:])
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(env.Stdout, "Usage: webhookdb %s [flags]\n", name)
 			fs.SetOutput(env.Stdout)

@@ -147,6 +147,7 @@ func TestModelsRoundTrip(t *testing.T) {
 		{"catchup_request", &models.CatchupRequest{}, func() (any, error) { return models.FindCatchupRequest(ctx, tx, "x") }, nil},
 		{"reconcile_run", &models.ReconcileRun{}, func() (any, error) { return models.FindReconcileRun(ctx, tx, id) }, nil},
 		{"github_user_repository_removal", &models.GithubUserRepositoryRemoval{}, func() (any, error) { return models.FindGithubUserRepositoryRemoval(ctx, tx, id, id) }, nil},
+		{"sql_user_account", &models.SQLUserAccount{}, func() (any, error) { return models.FindSQLUserAccount(ctx, tx, "x", "x") }, nil},
 	}
 	var tables int
 	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'goose_db_version'`).Scan(&tables); err != nil {

@@ -28,6 +28,7 @@ var TableNames = struct {
 	Scan                              string
 	ScanPage                          string
 	Sessions                          string
+	SQLUserAccount                    string
 	WebhookDelivery                   string
 }{
 	APIEtag:                           "api_etag",
@@ -54,5 +55,6 @@ var TableNames = struct {
 	Scan:                              "scan",
 	ScanPage:                          "scan_page",
 	Sessions:                          "sessions",
+	SQLUserAccount:                    "sql_user_account",
 	WebhookDelivery:                   "webhook_delivery",
 }
