@@ -47,6 +47,9 @@ type Config struct {
 	// (group commit: those arriving together share it); 1 stores each
 	// alone.
 	WebhookBatch int `yaml:"webhook_batch"`
+	// ReadRateLimit is the read API's own limit: reads per hour per token
+	// (GitHub's limit does not apply to reads from the replica).
+	ReadRateLimit int `yaml:"read_rate_limit"`
 	// ShutdownTimeout bounds how long in-flight requests and jobs may take
 	// to finish after SIGINT or SIGTERM.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
@@ -93,6 +96,7 @@ func Defaults() Config {
 		Workers:                 8,
 		InstallationConcurrency: 4,
 		WebhookBatch:            32,
+		ReadRateLimit:           15000,
 		ShutdownTimeout:         30 * time.Second,
 		ReadHeaderTimeout:       10 * time.Second,
 		ReadTimeout:             30 * time.Second,
@@ -205,6 +209,7 @@ func applyEnv(c *Config, getenv func(string) (string, bool)) error {
 		{"WEBHOOKDB_WORKERS", &c.Workers},
 		{"WEBHOOKDB_INSTALLATION_CONCURRENCY", &c.InstallationConcurrency},
 		{"WEBHOOKDB_WEBHOOK_BATCH", &c.WebhookBatch},
+		{"WEBHOOKDB_READ_RATE_LIMIT", &c.ReadRateLimit},
 	}
 	for _, s := range ints {
 		if v, ok := getenv(s.name); ok {
@@ -281,6 +286,9 @@ func (c *Config) finish(demo bool) error {
 	}
 	if c.WebhookBatch < 1 || c.WebhookBatch > 256 {
 		return fmt.Errorf("webhook_batch (WEBHOOKDB_WEBHOOK_BATCH): %d must be between 1 (no group commit) and 256", c.WebhookBatch)
+	}
+	if c.ReadRateLimit < 1 || c.ReadRateLimit > 100_000_000 {
+		return fmt.Errorf("read_rate_limit (WEBHOOKDB_READ_RATE_LIMIT): %d must be between 1 and 100000000 reads per hour", c.ReadRateLimit)
 	}
 	if c.InstallationConcurrency < 1 {
 		return fmt.Errorf("installation_concurrency (WEBHOOKDB_INSTALLATION_CONCURRENCY): %d must be at least 1", c.InstallationConcurrency)

@@ -406,6 +406,11 @@ Query the replica:
   SELECT number, state, merged, title FROM github_pull_request ORDER BY updated_at DESC LIMIT 10;
   SELECT event, action, status, received_at FROM webhook_delivery ORDER BY received_at DESC LIMIT 10;
 
+Read it with GitHub's own REST API, served from the replica (point any GitHub
+client there: GITHUB_API_URL, go-github's BaseURL, Octokit's baseUrl):
+
+  curl -H "Authorization: token %[14]s" '%[1]s/api/v3/repos/%[5]s/%[15]s/pulls?state=all&per_page=5'
+
 Load a repository again, with its children (this installation token
 expires in an hour; the scan's progress is at the Location it answers):
 

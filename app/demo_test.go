@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -105,7 +106,8 @@ func TestDemo(t *testing.T) {
 	}
 	ui := regexp.MustCompile(`Web UI:\s+(http://127\.0\.0\.1:\d+)/`).FindStringSubmatch(out)
 	curl := regexp.MustCompile(`Bearer (\S+)" '(\S+)'`).FindStringSubmatch(out)
-	if ui == nil || curl == nil {
+	read := regexp.MustCompile(`curl -H "Authorization: token (\S+)" '(\S+/api/v3/\S+)'`).FindStringSubmatch(out)
+	if ui == nil || curl == nil || read == nil {
 		t.Fatalf("no UI URL or curl command in the output:\n%s\nstderr:\n%s", out, stderr.String())
 	}
 
@@ -219,6 +221,22 @@ func TestDemo(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(body), "scan_id") {
 		t.Errorf("the printed curl answered %d %s, want 202 with a scan_id", resp.StatusCode, body)
+	}
+	// So does the read API's.
+	req, err = http.NewRequestWithContext(ctx, http.MethodGet, read[2], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "token "+read[1])
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pulls []map[string]any
+	err = json.NewDecoder(resp.Body).Decode(&pulls)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil || len(pulls) == 0 || pulls[0]["number"] == nil {
+		t.Errorf("the printed read answered %d (%v), %d pull requests", resp.StatusCode, err, len(pulls))
 	}
 	resp, err = http.Get(ui[1] + "/readyz")
 	if err != nil {

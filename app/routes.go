@@ -31,6 +31,9 @@ func NewHandler(svc *Services) (http.Handler, error) {
 	if err := mountLoad(mux, svc, deps, sched, pages); err != nil {
 		return nil, fmt.Errorf("load endpoints: %w", err)
 	}
+	if err := mountReadAPI(mux, svc); err != nil { // GET /api/v3/... (routes_read.go)
+		return nil, fmt.Errorf("read API: %w", err)
+	}
 	return instrument(svc.Metrics, svc.Logger, mux), nil
 }
 

@@ -21,7 +21,7 @@ GO=${GO:-go}
 if [[ $# -gt 0 ]]; then
 	pkgs=("$@")
 else
-	pkgs=(./process/ ./handlers/ ./load/ ./app/)
+	pkgs=(./process/ ./handlers/ ./load/ ./readapi/ ./app/)
 fi
 
 for pkg in "${pkgs[@]}"; do
