@@ -36,7 +36,7 @@ func benchFlags(fs *flag.FlagSet, cc *cmdContext) {
 	fs.DurationVar(&o.phase, "phase", 0, "length of each timed ingest and baseline phase (default 8s, 4s with --quick)")
 	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "the simulated GitHub's answer time")
 	fs.IntVar(&o.rateLimit, "rate-limit", 15000, "the simulated GitHub's primary rate limit per installation and hour")
-	fs.StringVar(&o.parts, "parts", "", "comma-separated parts to run: ingest, backfill, memory (default all)")
+	fs.StringVar(&o.parts, "parts", "", "comma-separated parts to run: ingest, backfill, memory, read (default all)")
 	fs.StringVar(&o.logDir, "log-dir", "", "directory for the serve processes' logs (default a new temporary one)")
 	fs.StringVar(&o.binary, "binary", "", "the webhookdb binary to run (default this one)")
 	cc.extra[benchKey] = o

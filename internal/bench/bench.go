@@ -48,6 +48,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	r.Backfill.Concurrency, r.Backfill.RateLimitPerH, r.Backfill.PullRequests = o.InstallationConcurrency, o.RateLimit, o.Size
 	r.Memory.LargeFactor = o.LargeFactor
 	r.Memory.LargeLatencyMs = float64(o.LargeLatency) / float64(time.Millisecond)
+	r.Read.Clients, r.Read.PerPage, r.Read.Items, r.Read.PhaseS = o.Senders, readPerPage, readPulls, o.Phase.Seconds()
 
 	if o.runs("ingest") && ctx.Err() == nil {
 		if err := ingestPart(ctx, o, r); err != nil {
@@ -63,6 +64,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if small != nil {
 		small.close()
+	}
+	// Its own world and replica: the backfill world's repositories hold
+	// under 100 pull requests each, too few for whole pages of 100.
+	if o.runs("read") && ctx.Err() == nil {
+		if err := readPart(ctx, o, r); err != nil {
+			fail(r, "read", err)
+		}
 	}
 	if o.runs("memory") && ctx.Err() == nil {
 		if err := memoryPart(ctx, o, r); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +23,7 @@ var issueKeys = map[string][]string{
 	"backfill": {"objects", "wall_s", "requests", "min_requests", "requests_ratio", "ideal_wall_s", "wall_ratio", "rate_limit_violations"},
 	"rescan":   {"primary_spent", "wall_s"},
 	"memory":   {"small_peak_rss_mb", "large_peak_rss_mb"},
+	"read":     {"pulls_per_s", "p50_ms", "p99_ms", "ghfake_pulls_per_s", "ratio", "clients", "per_page", "items"},
 }
 
 // TestBenchTiny builds the binary, runs every part of the bench at a tiny
@@ -113,7 +115,8 @@ func TestBenchTiny(t *testing.T) {
 	}
 	positive := []string{"ingest.deliveries_per_s", "ingest.p50_ms", "ingest.p99_ms", "ingest.single_p99_ms",
 		"ingest.baseline_upserts_per_s", "ingest.ratio", "backfill.objects", "backfill.wall_s", "backfill.requests",
-		"backfill.min_requests", "backfill.ideal_wall_s", "memory.small_peak_rss_mb", "memory.large_peak_rss_mb"}
+		"backfill.min_requests", "backfill.ideal_wall_s", "memory.small_peak_rss_mb", "memory.large_peak_rss_mb",
+		"read.pulls_per_s", "read.ghfake_pulls_per_s", "read.p50_ms", "read.items"}
 	for _, k := range positive {
 		if figures[k] <= 0 {
 			t.Errorf("%s = %v, want > 0", k, figures[k])
@@ -134,7 +137,7 @@ func TestBenchTiny(t *testing.T) {
 	if res.Memory.LargeFinished == nil || !*res.Memory.LargeFinished {
 		t.Errorf("the large backfill did not finish: %+v", res.Memory)
 	}
-	for _, f := range []string{"ingest.log", "backfill.log", "large.log"} {
+	for _, f := range []string{"ingest.log", "backfill.log", "large.log", "read.log"} {
 		if st, err := os.Stat(filepath.Join(logDir, f)); err != nil || st.Size() == 0 {
 			t.Errorf("log %s: %v (empty or missing)", f, err)
 		}
@@ -148,9 +151,73 @@ func dropDatabases(t *testing.T, name string) {
 		return
 	}
 	defer db.Close()
-	for _, n := range []string{name, name + "_backfill", name + "_large"} {
+	for _, n := range []string{name, name + "_backfill", name + "_large", name + "_read"} {
 		if _, err := db.Exec(`DROP DATABASE IF EXISTS "` + n + `" WITH (FORCE)`); err != nil {
 			t.Logf("drop %s: %v", n, err)
+		}
+	}
+}
+
+// TestArrayLen: the timed reads count a page's items without decoding it,
+// so the count must be right and a cut or malformed page must not pass.
+func TestArrayLen(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+		bad  bool
+	}{
+		{in: `[]`, want: 0},
+		{in: " [ ] \n", want: 0},
+		{in: `[1]`, want: 1},
+		{in: `[{"a":[1,2,{"b":"],}["}]},{"c":"\"],"},null]`, want: 3},
+		{in: `[[1,2],[3],[]]`, want: 3},
+		{in: `["a\\",1]`, want: 2},
+		{in: `["\\\"],[",2]`, want: 2},
+		{in: `["\\\\"]`, want: 1},
+		{in: `[{"title":"a, b"},{"title":"c"}]`, want: 2},
+		{in: `{"message":"Not Found"}`, bad: true},
+		{in: `[{"a":1},{"b":2}`, bad: true},
+		{in: `[{"a":1}]]`, bad: true},
+		{in: `[{"a":1]}`, bad: true},
+		{in: `[1,]`, bad: true},
+		{in: `[,1]`, bad: true},
+		{in: `[1,,2]`, bad: true},
+		{in: `["abc`, bad: true},
+		{in: `["a\"]`, bad: true},
+		{in: ``, bad: true},
+	} {
+		got, err := arrayLen([]byte(c.in))
+		switch {
+		case c.bad && err == nil:
+			t.Errorf("arrayLen(%s) = %d, want an error", c.in, got)
+		case !c.bad && err != nil:
+			t.Errorf("arrayLen(%s): %v", c.in, err)
+		case !c.bad && got != c.want:
+			t.Errorf("arrayLen(%s) = %d, want %d", c.in, got, c.want)
+		}
+	}
+	// A real page: what encoding/json counts, arrayLen counts.
+	page, err := json.Marshal([]map[string]any{{"title": "x]y", "labels": []string{"a,b"}}, {"body": "q\\\"["}, {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := arrayLen(page); err != nil || got != 3 {
+		t.Errorf("arrayLen(%s) = %d, %v; want 3", page, got, err)
+	}
+}
+
+func TestPageLengths(t *testing.T) {
+	for _, c := range []struct {
+		items, per int
+		want       []int
+	}{
+		{300, 100, []int{100, 100, 100}},
+		{250, 100, []int{100, 100, 50}},
+		{84, 100, []int{84}},
+		{0, 100, nil},
+	} {
+		if got := pageLengths(c.items, c.per); !slices.Equal(got, c.want) {
+			t.Errorf("pageLengths(%d, %d) = %v, want %v", c.items, c.per, got, c.want)
 		}
 	}
 }

@@ -2,9 +2,10 @@
 // (`serve` subprocesses) against ghfake on this machine and measures
 // webhook ingest beside a plain-upsert baseline of the same database,
 // the initial backfill beside its ideal, a re-scan of unchanged data, and
-// the peak memory of a backfill ten times larger. It drives the product
-// from the outside only (HTTP, the database, process status), so it
-// imports none of the product's packages.
+// the peak memory of a backfill ten times larger, and the read API's
+// pulls list beside ghfake's own answer to the same reads. It drives the
+// product from the outside only (HTTP, the database, process status), so
+// it imports none of the product's packages.
 package bench
 
 import (
@@ -38,10 +39,12 @@ type Options struct {
 	// Size is the pull requests of the backfill world (0: 250, or 60 with
 	// Quick); the ingest duration does not depend on it.
 	Size int
-	// Senders is the concurrency of the ingest and of the baseline.
+	// Senders is the concurrency of the ingest and of the baseline, and
+	// the read part's clients.
 	Senders int
-	// Phase is the length of each timed phase (baseline, ingest); the
-	// single-sender phase and the warm-up take half of it.
+	// Phase is the length of each timed phase (baseline, ingest, each
+	// side of the read part, in two halves); the single-sender phase and
+	// the warm-up take half of it.
 	Phase time.Duration
 	// Latency is ghfake's answer time for every API request.
 	Latency time.Duration
@@ -57,12 +60,12 @@ type Options struct {
 	// LargeTimeout bounds the large backfill; its peak so far is reported
 	// (and marked unfinished) when it takes longer.
 	LargeTimeout time.Duration
-	// Parts limits the run to some of "ingest", "backfill", "memory"
-	// (nil: all).
+	// Parts limits the run to some of "ingest", "backfill", "memory",
+	// "read" (nil: all).
 	Parts []string
 
 	// Name prefixes the bench's databases (Name, Name_backfill,
-	// Name_large: dropped and created at each run, left for inspection
+	// Name_large, Name_read: dropped and created at each run, left for inspection
 	// after it) and Redis namespaces; default webhookdb_bench.
 	Name string
 	// Dir keeps the logs; a new temporary directory when empty.
@@ -144,8 +147,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("no Redis URL")
 	}
 	for _, p := range o.Parts {
-		if p != "ingest" && p != "backfill" && p != "memory" {
-			return o, fmt.Errorf("unknown part %q (ingest, backfill, memory)", p)
+		if p != "ingest" && p != "backfill" && p != "memory" && p != "read" {
+			return o, fmt.Errorf("unknown part %q (ingest, backfill, memory, read)", p)
 		}
 	}
 	return o, nil

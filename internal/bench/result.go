@@ -23,6 +23,7 @@ type Result struct {
 	Backfill Backfill  `json:"backfill"`
 	Rescan   Rescan    `json:"rescan"`
 	Memory   Memory    `json:"memory"`
+	Read     Read      `json:"read"`
 	// Errors holds, per part, why it failed; empty when all went well.
 	Errors map[string]string `json:"errors,omitempty"`
 	// Logs is the directory of the serve processes' logs.
@@ -89,6 +90,24 @@ type Memory struct {
 	LargeFinished  *bool    `json:"large_finished"`
 	LargeWallS     *float64 `json:"large_wall_s"`
 	LargeLatencyMs float64  `json:"large_latency_ms"`
+}
+
+// Read is the read API's pulls list beside ghfake's own answer to the
+// same reads, in the same run.
+type Read struct {
+	PullsPerS       *float64 `json:"pulls_per_s"` // pages of PerPage pull requests, by webhookdb
+	P50Ms           *float64 `json:"p50_ms"`
+	P99Ms           *float64 `json:"p99_ms"`
+	GhfakePullsPerS *float64 `json:"ghfake_pulls_per_s"`
+	Ratio           *float64 `json:"ratio"` // webhookdb ÷ ghfake
+	GhfakeP50Ms     *float64 `json:"ghfake_p50_ms"`
+	GhfakeP99Ms     *float64 `json:"ghfake_p99_ms"`
+	Reads           *int     `json:"reads"` // timed 200 answers of webhookdb
+	GhfakeReads     *int     `json:"ghfake_reads"`
+	Clients         int      `json:"clients"`
+	PerPage         int      `json:"per_page"`
+	Items           int      `json:"items"` // pull requests of the repository
+	PhaseS          float64  `json:"phase_s"`
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -177,7 +196,7 @@ func icheck(v *int, ok func(int) bool) string {
 
 // rows are the table, in the issue's order of goals.
 func (r *Result) rows() []row {
-	in, bf, rs, m := r.Ingest, r.Backfill, r.Rescan, r.Memory
+	in, bf, rs, m, rd := r.Ingest, r.Backfill, r.Rescan, r.Memory, r.Read
 	lt := func(l float64) func(float64) bool { return func(v float64) bool { return v < l } }
 	le := func(l float64) func(float64) bool { return func(v float64) bool { return v <= l } }
 	ge := func(l float64) func(float64) bool { return func(v float64) bool { return v >= l } }
@@ -200,6 +219,10 @@ func (r *Result) rows() []row {
 		{fmt.Sprintf("memory: peak RSS, 1x backfill at %g ms", m.LargeLatencyMs), fnum(m.SmallPeakRSSMB, " MB"), "", ""},
 		{fmt.Sprintf("memory: peak RSS, %dx backfill at %g ms%s", m.LargeFactor, m.LargeLatencyMs, unfinished(m.LargeFinished)), fnum(m.LargePeakRSSMB, " MB"), "", ""},
 		{"memory: growth large/small", fnum(m.Ratio, "x"), "< 1.3", fcheck(m.Ratio, lt(1.3))},
+		{fmt.Sprintf("read: pulls pages/s (%d per page of %d, %d clients), webhookdb / ghfake", rd.PerPage, rd.Items, rd.Clients),
+			fmt.Sprintf("%s / %s = %s", fnum(rd.PullsPerS, "/s"), fnum(rd.GhfakePullsPerS, "/s"), fnum(rd.Ratio, "")), "", ""},
+		{"read: p50 / p99 answer, webhookdb (ghfake)", fmt.Sprintf("%s / %s (%s / %s)", fnum(rd.P50Ms, " ms"), fnum(rd.P99Ms, " ms"),
+			fnum(rd.GhfakeP50Ms, " ms"), fnum(rd.GhfakeP99Ms, " ms")), "", ""},
 	}
 }
 
