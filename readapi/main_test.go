@@ -48,6 +48,12 @@ var seed = ghfake.SeedOptions{Accounts: 2, ReposPerAccount: 2, PullsPerRepo: 7, 
 // its children through the jobs, and serves the read API.
 func newReplica(t testing.TB, tweak func(*Deps)) *replica {
 	t.Helper()
+	return newReplicaOf(t, seed, tweak)
+}
+
+// newReplicaOf is newReplica with another seed.
+func newReplicaOf(t testing.TB, seed ghfake.SeedOptions, tweak func(*Deps)) *replica {
+	t.Helper()
 	ctx := context.Background()
 	env.Truncate(t)
 	gh, err := ghfake.New(ghfake.Options{Seed: &seed})

@@ -102,8 +102,23 @@ func (c *pgCluster) restart(ctx context.Context) error {
 		if err = c.pgctl(ctx, "start"); err == nil {
 			return nil
 		}
+		// A start that failed may have raced a server that was coming up
+		// after all ("lock file postmaster.pid already exists"): if one
+		// runs and answers, the restart is done.
+		if c.ready(ctx) {
+			return nil
+		}
 	}
 	return fmt.Errorf("%w\nserver log:\n%s", err, tailFile(filepath.Join(filepath.Dir(c.data), "log"), 2000))
+}
+
+// ready says whether the cluster runs and accepts connections, waiting
+// (pg_isready -t) up to 30 s for one that is still starting.
+func (c *pgCluster) ready(ctx context.Context) bool {
+	if asPostgres(ctx, filepath.Join(pgBin, "pg_ctl"), "status", "-D", c.data).Run() != nil {
+		return false
+	}
+	return asPostgres(ctx, filepath.Join(pgBin, "pg_isready"), "-h", "127.0.0.1", "-p", strconv.Itoa(c.port), "-t", "30").Run() == nil
 }
 
 // createDB makes a database on the cluster and returns its URL.
