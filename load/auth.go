@@ -2,8 +2,6 @@ package load
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/google/go-github/v60/github"
 
+	"github.com/webhookdb/webhookdb/internal/ghtoken"
 	"github.com/webhookdb/webhookdb/internal/ttlcache"
 	"github.com/webhookdb/webhookdb/jobs"
 )
@@ -327,27 +326,6 @@ func githubFailure(doing string, err error) error {
 	return &githubError{err: fmt.Errorf("%s: %w", doing, err)}
 }
 
-// tokenHash is the cache key of a token: never the token itself.
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:])
-}
+func tokenHash(token string) string { return ghtoken.Hash(token) }
 
-// bearerToken reads Authorization: Bearer <token> (or token <token>).
-// ok is false without such a header.
-func bearerToken(r *http.Request) (string, bool) {
-	h := strings.TrimSpace(r.Header.Get("Authorization"))
-	scheme, tok, found := strings.Cut(h, " ")
-	if !found {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	if tok == "" {
-		return "", false
-	}
-	switch strings.ToLower(scheme) {
-	case "bearer", "token":
-		return tok, true
-	}
-	return "", false
-}
+func bearerToken(r *http.Request) (string, bool) { return ghtoken.FromRequest(r) }

@@ -119,7 +119,8 @@ func (a *API) answer(w http.ResponseWriter, c *call, ep endpoint, byID bool) err
 		c.page = p
 	}
 	th := tokenHash(token)
-	if _, known := a.reach.answers.Get(th + "|token"); !known {
+	_, known := a.reach.answers.Get(th + "|token")
+	if !known {
 		// A token not yet confirmed costs a GitHub call: bounded per
 		// address, so garbage cannot make us hammer GitHub.
 		win, err := a.limiter.countUnconfirmed(c.ctx, clientAddr(c.r))
@@ -136,7 +137,9 @@ func (a *API) answer(w http.ResponseWriter, c *call, ep endpoint, byID bool) err
 	}
 	// Confirmed once, the token is known; later reads skip the address
 	// counter.
-	a.reach.answers.Put(th+"|token", reachAnswer{})
+	if !known {
+		a.reach.answers.Put(th+"|token", reachAnswer{})
+	}
 	win, err := a.limiter.count(c.ctx, th)
 	if err != nil {
 		return err

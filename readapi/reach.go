@@ -2,8 +2,6 @@ package readapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,6 +13,7 @@ import (
 	"github.com/google/go-github/v60/github"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/webhookdb/webhookdb/internal/ghtoken"
 	"github.com/webhookdb/webhookdb/internal/ttlcache"
 )
 
@@ -212,23 +211,14 @@ func statusOf(err error) int {
 	return 0
 }
 
-// tokenHash is the cache key of a token: never the token itself.
-func tokenHash(token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return hex.EncodeToString(sum[:16])
-}
+func tokenHash(token string) string { return ghtoken.Hash(token) }
 
-// bearerToken reads Authorization: Bearer <token> (or token <token>), as
-// GitHub takes it.
+// bearerToken reads the token as GitHub takes it; one past 4 KiB is no
+// token GitHub issues and is refused before any cache or GitHub sees it.
 func bearerToken(r *http.Request) (string, bool) {
-	scheme, tok, found := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	tok = strings.TrimSpace(tok)
-	if !found || tok == "" || len(tok) > 4096 {
+	tok, ok := ghtoken.FromRequest(r)
+	if !ok || len(tok) > 4096 {
 		return "", false
 	}
-	switch strings.ToLower(scheme) {
-	case "bearer", "token":
-		return tok, true
-	}
-	return "", false
+	return tok, true
 }

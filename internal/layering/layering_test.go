@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"internal/pgretry":  nil,
 	"internal/promreg":  nil,
 	"internal/ttlcache": nil,
+	"internal/ghtoken":  nil,
 	"internal/testutil": {"migrations"},
 	"internal/layering": nil,
 	"internal/bench":    {"ghfake"},
