@@ -80,6 +80,24 @@ func newestFirst[T any](xs []T, number func(T) int, keep func(T) bool) []int {
 	return out
 }
 
+// allNumbers follows list's pages to the last and returns the numbers of
+// what they held, in order.
+func allNumbers[T any](t *testing.T, number func(T) int, list func(page int) ([]T, *github.Response, error)) []int {
+	t.Helper()
+	got := []int{}
+	for page := 1; page != 0; {
+		xs, resp, err := list(page)
+		if err != nil {
+			t.Fatalf("page %d: %v", page, err)
+		}
+		for _, x := range xs {
+			got = append(got, number(x))
+		}
+		page = resp.NextPage
+	}
+	return got
+}
+
 func TestIssueListFilters(t *testing.T) {
 	srv := filterWorld(t)
 	gh := installationClient(t, srv, srv.World().Installations()[0].GetID())
@@ -125,21 +143,11 @@ func TestIssueListFilters(t *testing.T) {
 			if tt.empty != (len(want) == 0) || len(want) == len(world) {
 				t.Fatalf("fixture: the filter keeps %d of %d items; the case needs some kept and some dropped (empty=%v)", len(want), len(world), tt.empty)
 			}
-			got := []int{}
 			opt.PerPage = 100
-			for {
-				is, resp, err := gh.Issues.ListByRepo(ctx, fOwner, fRepo, &opt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, i := range is {
-					got = append(got, i.GetNumber())
-				}
-				if resp.NextPage == 0 {
-					break
-				}
-				opt.Page = resp.NextPage
-			}
+			got := allNumbers(t, (*github.Issue).GetNumber, func(page int) ([]*github.Issue, *github.Response, error) {
+				opt.Page = page
+				return gh.Issues.ListByRepo(ctx, fOwner, fRepo, &opt)
+			})
 			if !slices.Equal(got, want) {
 				t.Errorf("got %v\nwant %v", got, want)
 			}
@@ -188,20 +196,10 @@ func TestPullListHeadFilter(t *testing.T) {
 			opt := tt.opt
 			opt.State = "all"
 			opt.PerPage = 100
-			got := []int{}
-			for {
-				prs, resp, err := gh.PullRequests.List(ctx, fOwner, fRepo, &opt)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, p := range prs {
-					got = append(got, p.GetNumber())
-				}
-				if resp.NextPage == 0 {
-					break
-				}
-				opt.Page = resp.NextPage
-			}
+			got := allNumbers(t, (*github.PullRequest).GetNumber, func(page int) ([]*github.PullRequest, *github.Response, error) {
+				opt.Page = page
+				return gh.PullRequests.List(ctx, fOwner, fRepo, &opt)
+			})
 			if !slices.Equal(got, want) {
 				t.Errorf("got %v\nwant %v", got, want)
 			}
