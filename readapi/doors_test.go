@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/webhookdb/webhookdb/internal/ghtoken"
 )
 
 // TestDoors is every answer of the read API that is not a 200: who may
@@ -40,6 +42,7 @@ func TestDoors(t *testing.T) {
 		{"no credentials", "/repos/org-0/repo-0", "", nil, 401, "Requires authentication"},
 		{"a scheme GitHub does not take", "/repos/org-0/repo-0", "", []string{"Authorization", "Basic dXNlcjpwYXNz"}, 401, "Requires authentication"},
 		{"a token GitHub refuses", "/repos/org-0/repo-0", "ghs_not-a-token", nil, 401, "Bad credentials"},
+		{"a token longer than any GitHub issues", "/repos/org-0/repo-0", "ghs_" + strings.Repeat("a", ghtoken.MaxLen), nil, 401, "Requires authentication"},
 		{"a private repository, to an outsider", "/repos/privorg/vault", outsider, nil, 404, "Not Found"},
 		{"a private repository, to another installation", "/repos/privorg/vault/labels", org0, nil, 404, "Not Found"},
 		{"a private repository by id, to an outsider", "/repositories/" + strconv.FormatInt(r.gh.World().Repository("privorg", "vault").GetID(), 10), outsider, nil, 404, "Not Found"},

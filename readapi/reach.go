@@ -213,12 +213,4 @@ func statusOf(err error) int {
 
 func tokenHash(token string) string { return ghtoken.Hash(token) }
 
-// bearerToken reads the token as GitHub takes it; one past 4 KiB is no
-// token GitHub issues and is refused before any cache or GitHub sees it.
-func bearerToken(r *http.Request) (string, bool) {
-	tok, ok := ghtoken.FromRequest(r)
-	if !ok || len(tok) > 4096 {
-		return "", false
-	}
-	return tok, true
-}
+func bearerToken(r *http.Request) (string, bool) { return ghtoken.FromRequest(r) }

@@ -10,12 +10,17 @@ import (
 	"strings"
 )
 
+// MaxLen bounds a token: GitHub's tokens, the longer stateless
+// installation tokens (ghs_APPID_JWT) included, stay well under it, so a
+// longer one is refused before any cache or GitHub sees it.
+const MaxLen = 4096
+
 // FromRequest reads Authorization: Bearer <token> (or token <token>).
-// ok is false without such a header.
+// ok is false without such a header, or with a token past MaxLen.
 func FromRequest(r *http.Request) (string, bool) {
 	scheme, tok, found := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
 	tok = strings.TrimSpace(tok)
-	if !found || tok == "" {
+	if !found || tok == "" || len(tok) > MaxLen {
 		return "", false
 	}
 	switch strings.ToLower(scheme) {

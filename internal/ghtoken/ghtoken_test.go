@@ -18,6 +18,8 @@ func TestFromRequest(t *testing.T) {
 		{"Bearer ", "", false},
 		{"abc", "", false},
 		{"", "", false},
+		{"Bearer " + strings.Repeat("a", MaxLen), strings.Repeat("a", MaxLen), true},
+		{"Bearer " + strings.Repeat("a", MaxLen+1), "", false},
 	} {
 		r, _ := http.NewRequest(http.MethodGet, "/", nil)
 		r.Header.Set("Authorization", c.header)
